@@ -1,0 +1,84 @@
+"""Typed errors and the outcome words of DESIGN.md.
+
+Every failure the archiver knows about is an ``ArchiverError`` carrying the URL (or path) it
+concerns and the outcome word that gets recorded, so callers never have to parse messages.
+"""
+
+from __future__ import annotations
+
+#: Outcome words shared by ``captures`` and ``checks`` (DESIGN.md, "Outcome words").
+OUTCOMES: tuple[str, ...] = (
+    "ok",
+    "redirected",
+    "not_found",
+    "gone",
+    "blocked",
+    "client_error",
+    "server_error",
+    "rate_limited",
+    "timeout",
+    "too_large",
+    "unreachable",
+    "tls_error",
+    "redirect_loop",
+    "blocked_by_robots",
+    "blocked_private_address",
+    "soft_404",
+    "invalid_url",
+)
+
+
+class ArchiverError(Exception):
+    """Base class: a failure with a recorded outcome word."""
+
+    outcome: str = "error"
+
+    def __init__(self, message: str, *, url: str | None = None, outcome: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.url = url
+        if outcome is not None:
+            self.outcome = outcome
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ArticleError(ArchiverError):
+    """The article given to ingest cannot be read: missing, binary, empty, unknown type."""
+
+    outcome = "invalid_article"
+
+
+class FetchError(ArchiverError):
+    """A URL could not be fetched; ``outcome`` says why in one of the OUTCOMES words."""
+
+    outcome = "unreachable"
+
+
+class InvalidURL(FetchError):
+    outcome = "invalid_url"
+
+
+class BlockedPrivateAddress(FetchError):
+    outcome = "blocked_private_address"
+
+
+class BlockedByRobots(FetchError):
+    outcome = "blocked_by_robots"
+
+
+class FetchTimeout(FetchError):
+    outcome = "timeout"
+
+
+class TooLarge(FetchError):
+    outcome = "too_large"
+
+
+class RedirectLoop(FetchError):
+    outcome = "redirect_loop"
+
+
+class TLSError(FetchError):
+    outcome = "tls_error"
