@@ -45,9 +45,17 @@ class ArchiverError(Exception):
 
 
 class ArticleError(ArchiverError):
-    """The article given to ingest cannot be read: missing, binary, empty, unknown type."""
+    """The article given to ingest cannot be used: missing, binary, empty, unknown type.
+
+    ``usage`` marks mistakes in the command line itself (a path that is not there, a file type
+    we do not read), which the CLI reports with exit code 2.
+    """
 
     outcome = "invalid_article"
+
+    def __init__(self, message: str, *, url: str | None = None, usage: bool = False):
+        super().__init__(message, url=url)
+        self.usage = usage
 
 
 class FetchError(ArchiverError):

@@ -1,0 +1,193 @@
+"""Ingest an article: read the source, find its citations and claims, read its metadata.
+
+A source is a Markdown file (.md, .markdown, .txt), an HTML file (.html, .htm), an http(s) URL,
+or ``-`` for standard input (format sniffed). Every way a source can be unusable ends in an
+``ArticleError`` with one clear sentence; ``usage=True`` marks the ones the user must fix in the
+command line (exit code 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from archiver.claims import Citation, Paragraph, citations_from, join_broken_paragraphs
+from archiver.errors import ArticleError
+from archiver.html_article import parse_html
+from archiver.markdown_article import parse_markdown
+from archiver.text import decode_text, looks_binary
+from archiver.urls import normalise_url
+
+LOGGER = logging.getLogger(__name__)
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+MAX_ARTICLE_BYTES = 20_000_000
+
+#: Fetches an article URL: returns (body, content type, final URL). Injected by the caller so
+#: that article URLs go through the same guarded, polite fetcher as cited pages.
+ArticleFetcher = Callable[[str], tuple[bytes, str | None, str]]
+
+
+@dataclass
+class Article:
+    """An ingested article, shaped like an ``articles`` row plus its citations."""
+
+    source_key: str  # what identifies the article across reruns: its URL, file path or digest
+    url: str | None
+    path: str | None
+    title: str | None
+    author: str | None
+    publisher: str | None
+    published: str | None
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    ingested_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def unresolved(self) -> int:
+        return sum(1 for c in self.citations if c.url is None)
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "source_key": self.source_key,
+            "url": self.url,
+            "path": self.path,
+            "title": self.title,
+            "author": self.author,
+            "publisher": self.publisher,
+            "published": self.published,
+            "ingested_at": self.ingested_at,
+            "text": self.text,
+        }
+
+
+def sniff_format(data: bytes) -> str:
+    """"html" when the text starts like an HTML document, else "markdown"."""
+    head = data[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml")):
+        return "html"
+    return "html" if b"<body" in head or b"<p>" in head or b"<article" in head else "markdown"
+
+
+def read_file(path: Path) -> tuple[bytes, str]:
+    """Bytes and format ("markdown" | "html") of an article file, refusing what is not one."""
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise ArticleError(f"{path}: no such file", usage=True)
+    if path.is_dir():
+        raise ArticleError(f"{path}: is a directory, expected an article file", usage=True)
+    if suffix in MARKDOWN_SUFFIXES:
+        kind = "markdown"
+    elif suffix in HTML_SUFFIXES:
+        kind = "html"
+    else:
+        raise ArticleError(
+            f"{path}: unknown file type {suffix or '(none)'!r}; expected .md, .markdown, .txt, "
+            ".html or .htm, an http(s) URL, or - for standard input",
+            usage=True,
+        )
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ARTICLE_BYTES + 1)
+    except OSError as error:
+        raise ArticleError(f"{path}: cannot be read ({error.strerror})", usage=True) from error
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise ArticleError(f"{path}: larger than {MAX_ARTICLE_BYTES:,} bytes", usage=True)
+    return data, kind
+
+
+def _paragraphs_and_metadata(
+    data: bytes, kind: str, *, url: str | None, name: str, charset: str | None = None
+) -> tuple[list[Paragraph], dict[str, str | None], str | None]:
+    """Parse the article; return its paragraphs, metadata and base URL for relative links."""
+    if not data.strip():
+        raise ArticleError(f"{name}: the article is empty")
+    if looks_binary(data):
+        raise ArticleError(f"{name}: is a binary file, not a Markdown or HTML article", usage=True)
+    text = decode_text(data, declared=charset, html=kind == "html")
+    if kind == "html":
+        page = parse_html(text, url=url)
+        meta = {"title": page.title, "author": page.author, "publisher": page.publisher,
+                "published": page.published}
+        return page.paragraphs, meta, page.base_url
+    article = parse_markdown(text)
+    meta = {"title": article.title, "author": article.author, "publisher": article.publisher,
+            "published": article.published}
+    return article.paragraphs, meta, url
+
+
+def build_article(
+    data: bytes,
+    kind: str,
+    *,
+    source_key: str,
+    url: str | None = None,
+    path: str | None = None,
+    charset: str | None = None,
+) -> Article:
+    """Turn the bytes of an article into an ``Article`` with numbered citations.
+
+    Raises:
+        ArticleError: empty, binary, not parseable, or without a single citation.
+    """
+    name = url or path or "standard input"
+    paragraphs, meta, base_url = _paragraphs_and_metadata(
+        data, kind, url=url, name=name, charset=charset
+    )
+    paragraphs = join_broken_paragraphs(paragraphs)
+    if not paragraphs:
+        raise ArticleError(f"{name}: the article has no text")
+    citations = citations_from(paragraphs, base_url=base_url, article_url=url)
+    if not citations:
+        raise ArticleError(f"{name}: the article cites no links, nothing to archive")
+    return Article(
+        source_key=source_key,
+        url=url,
+        path=path,
+        text="\n\n".join(p.text for p in paragraphs),
+        citations=citations,
+        **meta,
+    )
+
+
+def load_article(
+    source: str, *, stdin: BinaryIO | None = None, fetcher: ArticleFetcher | None = None
+) -> Article:
+    """Read one SOURCE as given on the command line and ingest it.
+
+    Args:
+        source: a file path, an http(s) URL, or ``-`` for ``stdin``.
+        stdin: the stream to read for ``-``.
+        fetcher: how to download an article URL (required for URLs).
+
+    Raises:
+        ArticleError: with a message fit for the user; ``usage`` is set for command-line mistakes.
+    """
+    if source == "-":
+        if stdin is None:
+            raise ArticleError("standard input is not available", usage=True)
+        data = stdin.read(MAX_ARTICLE_BYTES + 1)
+        if len(data) > MAX_ARTICLE_BYTES:
+            raise ArticleError(f"standard input: larger than {MAX_ARTICLE_BYTES:,} bytes")
+        digest = hashlib.sha256(data).hexdigest()
+        return build_article(data, sniff_format(data), source_key=f"stdin:sha256:{digest}")
+    if "://" in source:
+        url = normalise_url(source)
+        if url is None:
+            raise ArticleError(f"{source}: not an http(s) URL", usage=True)
+        if fetcher is None:
+            raise ArticleError(f"{source}: fetching article URLs is not available here")
+        body, content_type, final_url = fetcher(url)
+        if content_type and "html" not in content_type and "xml" not in content_type:
+            raise ArticleError(f"{source}: is {content_type}, not an HTML article")
+        return build_article(body, "html", source_key=url, url=final_url)
+    path = Path(source).expanduser()
+    data, kind = read_file(path)
+    resolved = str(path.resolve())
+    return build_article(data, kind, source_key=f"file:{resolved}", path=resolved)

@@ -1,0 +1,164 @@
+"""From paragraphs with link spans to citations with the sentence each link supports.
+
+Both article parsers (Markdown and HTML) reduce an article to ``Paragraph`` objects: plain text
+plus the character spans of its links. This module repairs paragraphs broken mid-sentence, splits
+them into sentences with pysbd (which copes with "Dr.", "U.S.", "US$30.5" and quotes), and gives
+every link the full sentence it sits in as its claim.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+import pysbd
+
+from archiver.urls import classify_href
+
+#: Characters that may close a finished sentence (before any closing quotes or brackets).
+SENTENCE_END = frozenset(".!?…:;")
+CLOSERS = "\"'”’»)]*_"
+
+
+@dataclass(frozen=True)
+class LinkSpan:
+    """A link inside a paragraph: ``text[start:end]`` is its anchor text."""
+
+    start: int
+    end: int
+    href: str | None
+
+
+@dataclass
+class Paragraph:
+    """One block of the article's main text. ``kind`` is "p", "heading", "item", "quote", "cell"."""
+
+    text: str
+    links: list[LinkSpan] = field(default_factory=list)
+    kind: str = "p"
+
+
+@dataclass
+class Citation:
+    """One link of the article and the claim it supports; shaped like a ``citations`` row."""
+
+    position: int
+    anchor_text: str
+    href: str | None
+    url: str | None
+    href_status: str  # "http", "placeholder", "relative", "invalid"
+    claim: str
+    context: str
+    paragraph: int
+    start: int
+    end: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "anchor_text": self.anchor_text,
+            "href": self.href,
+            "url": self.url,
+            "href_status": self.href_status,
+            "claim": self.claim,
+            "context": self.context,
+            "paragraph": self.paragraph,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+def ends_mid_sentence(text: str) -> bool:
+    """True when a paragraph stops without closing punctuation (copy-paste breaks do that)."""
+    stripped = text.rstrip().rstrip(CLOSERS)
+    return bool(stripped) and stripped[-1] not in SENTENCE_END
+
+
+def join_broken_paragraphs(paragraphs: list[Paragraph]) -> list[Paragraph]:
+    """Join a paragraph that ends mid-sentence to the next one when that starts in lower case."""
+    joined: list[Paragraph] = []
+    for para in paragraphs:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and previous.kind == para.kind == "p"
+            and ends_mid_sentence(previous.text)
+            and para.text.lstrip()[:1].islower()
+        ):
+            head = previous.text.rstrip()
+            tail = para.text.lstrip()
+            shift = len(head) + 1 - (len(para.text) - len(tail))
+            links = previous.links + [
+                LinkSpan(link.start + shift, link.end + shift, link.href) for link in para.links
+            ]
+            joined[-1] = replace(previous, text=f"{head} {tail}", links=links)
+        else:
+            joined.append(para)
+    return joined
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text``, trailing whitespace excluded."""
+    spans = []
+    for sentence in _segmenter().segment(text):
+        start, end = sentence.start, sentence.end
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        while start < end and text[start].isspace():
+            start += 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def _collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def claim_for(text: str, spans: list[tuple[int, int]], link: LinkSpan) -> str:
+    """The sentence (or sentences, if the anchor crosses a boundary) that holds the link."""
+    covering = [(s, e) for s, e in spans if s < link.end and e > link.start]
+    if not covering:
+        return _collapse(text)
+    return _collapse(text[covering[0][0] : covering[-1][1]])
+
+
+def citations_from(
+    paragraphs: list[Paragraph], *, base_url: str | None, article_url: str | None
+) -> list[Citation]:
+    """Every citation of the article in reading order, numbered from 1.
+
+    Links that are not citations (mail, phone, in-page anchors, the article itself) are dropped
+    here, so positions count citations only.
+    """
+    citations: list[Citation] = []
+    for number, para in enumerate(paragraphs, start=1):
+        if not para.links:
+            continue
+        spans = sentence_spans(para.text)
+        for link in para.links:
+            kind = classify_href(link.href, base_url=base_url, article_url=article_url)
+            if not kind.is_citation:
+                continue
+            citations.append(
+                Citation(
+                    position=len(citations) + 1,
+                    anchor_text=_collapse(para.text[link.start : link.end]),
+                    href=link.href,
+                    url=kind.url,
+                    href_status=kind.reason,
+                    claim=claim_for(para.text, spans, link),
+                    context=para.text.strip(),
+                    paragraph=number,
+                    start=link.start,
+                    end=link.end,
+                )
+            )
+    return citations

@@ -1,0 +1,230 @@
+"""The archive's SQLite database: schema, full-text search, and the writes of each stage.
+
+sqlite-utils writes the SQL. The schema is a list of ``Migrations`` steps, so opening a database
+made by an older version upgrades it and opening a current one changes nothing. WAL mode lets
+Datasette read while an archive run writes; the archiver itself is the only writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from archiver.article import Article
+
+LOGGER = logging.getLogger(__name__)
+
+DEFAULT_DB = Path("db/citations.db")
+
+migrations = Migrations("citation-archiver")
+
+
+@migrations()
+def m001_initial_schema(db: Database) -> None:
+    db["articles"].create(
+        {
+            "id": int,
+            "source_key": str,
+            "url": str,
+            "path": str,
+            "title": str,
+            "author": str,
+            "publisher": str,
+            "published": str,
+            "ingested_at": str,
+            "text": str,
+        },
+        pk="id",
+        not_null={"source_key"},
+    )
+    db["articles"].create_index(["source_key"], unique=True)
+    db["citations"].create(
+        {
+            "id": int,
+            "article_id": int,
+            "position": int,
+            "anchor_text": str,
+            "href": str,
+            "url": str,
+            "href_status": str,
+            "claim": str,
+            "context": str,
+            "paragraph": int,
+            "start": int,
+            "end": int,
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+        not_null={"article_id", "position"},
+    )
+    db["citations"].create_index(["article_id", "position"], unique=True)
+    db["citations"].create_index(["url"])
+    db["sources"].create(
+        {
+            "url": str,
+            "final_url": str,
+            "title": str,
+            "author": str,
+            "published": str,
+            "sitename": str,
+            "language": str,
+            "text": str,
+            "first_captured": str,
+            "last_captured": str,
+            "latest_outcome": str,
+            "link_status": str,
+        },
+        pk="url",
+    )
+    db["captures"].create(
+        {
+            "id": int,
+            "url": str,
+            "captured_at": str,
+            "outcome": str,
+            "status_code": int,
+            "final_url": str,
+            "redirects": str,
+            "content_type": str,
+            "content_length": int,
+            "payload_sha256": str,
+            "warc_path": str,
+            "warc_offset": int,
+            "etag": str,
+            "last_modified": str,
+            "elapsed_ms": int,
+            "error": str,
+        },
+        pk="id",
+    )
+    db["captures"].create_index(["url", "captured_at"])
+    db["checks"].create(
+        {
+            "id": int,
+            "url": str,
+            "checked_at": str,
+            "outcome": str,
+            "status_code": int,
+            "final_url": str,
+            "similarity": float,
+            "drift": str,
+            "error": str,
+            "elapsed_ms": int,
+        },
+        pk="id",
+    )
+    db["checks"].create_index(["url", "checked_at"])
+    db["evidence"].create(
+        {
+            "citation_id": int,
+            "capture_id": int,
+            "passage": str,
+            "score": float,
+            "label": str,
+            "method": str,
+        },
+        pk=("citation_id", "capture_id"),
+        foreign_keys=[("citation_id", "citations", "id"), ("capture_id", "captures", "id")],
+    )
+    db["mementos"].create(
+        {
+            "url": str,
+            "memento_url": str,
+            "memento_datetime": str,
+            "distance_days": float,
+            "source": str,
+        },
+        pk=("url", "memento_url"),
+    )
+    db["citations"].enable_fts(
+        ["claim", "anchor_text", "context"], create_triggers=True, tokenize="porter"
+    )
+    db["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db["sources"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db.create_view(
+        "citations_view",
+        """
+        select
+            citations.id,
+            articles.title as article,
+            citations.article_id,
+            citations.position,
+            citations.anchor_text,
+            citations.claim,
+            citations.href,
+            citations.url,
+            citations.href_status,
+            sources.title as source_title,
+            sources.latest_outcome,
+            sources.link_status,
+            articles.published as article_published
+        from citations
+        join articles on articles.id = citations.article_id
+        left join sources on sources.url = citations.url
+        order by citations.article_id, citations.position
+        """,
+    )
+
+
+def open_db(path: Path | str = DEFAULT_DB) -> Database:
+    """Open (creating if needed) the archive at ``path``, in WAL mode, schema up to date."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path)
+    db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db)
+    return db
+
+
+@dataclass(frozen=True)
+class SavedArticle:
+    """What ``save_article`` did, for the run summary."""
+
+    article_id: int
+    created: bool
+    citations: int
+    unresolved: int
+    urls: int  # distinct resolved URLs
+
+
+def save_article(db: Database, article: Article) -> SavedArticle:
+    """Insert or update an article and its citations in one transaction.
+
+    An article is identified by its ``source_key``; a citation by (article, position). A rerun
+    keeps the ids, so evidence and checks attached to them stay attached, and deletes citations
+    the article no longer has.
+    """
+    articles, citations = db.table("articles"), db.table("citations")
+    with db.atomic():
+        existing = next(articles.rows_where("source_key = ?", [article.source_key]), None)
+        if existing is None:
+            article_id = int(articles.insert(article.as_row()).last_pk)
+        else:
+            article_id = int(existing["id"])
+            articles.update(article_id, article.as_row())
+        known = {
+            row["position"]: row["id"]
+            for row in citations.rows_where("article_id = ?", [article_id], select="id, position")
+        }
+        for citation in article.citations:
+            row = {"article_id": article_id, **citation.as_dict()}
+            if citation.position in known:
+                citations.update(known[citation.position], row)
+            else:
+                citations.insert(row)
+        db.execute(
+            "delete from citations where article_id = ? and position > ?",
+            [article_id, len(article.citations)],
+        )
+    return SavedArticle(
+        article_id=article_id,
+        created=existing is None,
+        citations=len(article.citations),
+        unresolved=article.unresolved,
+        urls=len({c.url for c in article.citations if c.url}),
+    )

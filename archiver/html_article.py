@@ -1,0 +1,205 @@
+"""HTML articles: the links of the main content only, with the href as the author wrote it.
+
+trafilatura decides what the main content is (navigation, header, footer, sidebars, share
+buttons, related articles and comments are left out). It also rewrites hrefs on its way (``#``
+becomes the site's home page), so before handing the page over every ``<a href>`` is replaced by
+a numbered token URL; the tokens in trafilatura's output lead back to the original hrefs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+import trafilatura
+
+from archiver.claims import LinkSpan, Paragraph, sentence_spans
+from archiver.errors import ArticleError
+
+LOGGER = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "https://citation-archiver.invalid/link/"
+TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"(\d+)$")
+BLOCK_KINDS = {"p": "p", "head": "heading", "item": "item", "quote": "quote", "cell": "cell"}
+CONTAINERS = {"list", "table", "row", "div", "main", "figure", "code"}
+#: A paragraph whose text is mostly link text is a teaser ("Related: ..."), not prose.
+MAX_LINK_DENSITY = 0.8
+#: Sentences that sell the site rather than cite a source.
+PROMOTION = re.compile(
+    r"^(?:follow|subscribe|sign up|listen|watch|get|download|like us|join|click|read more|"
+    r"see also|related|more)\b",
+    re.I,
+)
+
+
+@dataclass
+class HtmlArticle:
+    title: str | None = None
+    author: str | None = None
+    publisher: str | None = None
+    published: str | None = None
+    base_url: str | None = None
+    paragraphs: list[Paragraph] = field(default_factory=list)
+
+
+def _base_url(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
+    """``<base href>`` resolved against the page address, or the page address itself."""
+    for base in tree.iter("base"):
+        href = base.get("href")
+        if href:
+            return urljoin(url, href.strip()) if url else href.strip()
+    return url
+
+
+def _tokenise_links(tree: lxml.html.HtmlElement) -> list[str]:
+    """Swap every href for a numbered token; return the original hrefs by number."""
+    hrefs: list[str] = []
+    for anchor in tree.iter("a"):
+        href = anchor.get("href")
+        if href is not None:
+            anchor.set("href", f"{TOKEN_PREFIX}{len(hrefs)}")
+            hrefs.append(href)
+    return hrefs
+
+
+class _BlockWriter:
+    """Accumulates the text and link spans of one block of trafilatura's XML."""
+
+    def __init__(self, hrefs: list[str]):
+        self.hrefs = hrefs
+        self.parts: list[str] = []
+        self.links: list[LinkSpan] = []
+        self.length = 0
+
+    def add(self, text: str | None) -> None:
+        if text:
+            self.parts.append(text)
+            self.length += len(text)
+
+    def add_inline(self, element: lxml.etree._Element) -> None:
+        start = self.length
+        if element.tag == "lb":
+            self.add("\n")
+        else:
+            self.add(element.text)
+            for child in element:
+                self.add_inline(child)
+                self.add(child.tail)
+        if element.tag == "ref":
+            match = TOKEN.match(element.get("target") or "")
+            href = self.hrefs[int(match.group(1))] if match else element.get("target")
+            self.links.append(LinkSpan(start, self.length, href))
+
+    def paragraph(self, kind: str) -> Paragraph | None:
+        raw = "".join(self.parts)
+        text = re.sub(r"\s", " ", raw)  # same length, so link spans stay valid
+        stripped = text.strip()
+        if not stripped:
+            return None
+        lead = len(text) - len(text.lstrip())
+        links = [
+            LinkSpan(max(0, s.start - lead), min(len(stripped), s.end - lead), s.href)
+            for s in self.links
+        ]
+        return Paragraph(stripped, links, kind)
+
+
+def _blocks(element: lxml.etree._Element, kind: str, hrefs: list[str]) -> list[Paragraph]:
+    """Paragraphs of one XML element; nested blocks (a list inside an item) become their own."""
+    paragraphs: list[Paragraph] = []
+    writer = _BlockWriter(hrefs)
+
+    def flush() -> None:
+        nonlocal writer
+        para = writer.paragraph(kind)
+        if para is not None:
+            paragraphs.append(para)
+        writer = _BlockWriter(hrefs)
+
+    writer.add(element.text)
+    for child in element:
+        if child.tag in BLOCK_KINDS or child.tag in CONTAINERS:
+            flush()
+            paragraphs.extend(_blocks(child, BLOCK_KINDS.get(child.tag, kind), hrefs))
+        else:
+            writer.add_inline(child)
+        writer.add(child.tail)
+    flush()
+    return paragraphs
+
+
+def _same_site(href: str | None, base_url: str | None, site: str | None) -> bool:
+    target = urlsplit(urljoin(base_url or "", href or "")).hostname or ""
+    return bool(site) and target.removeprefix("www.") == site
+
+
+def _citing_links(para: Paragraph, base_url: str | None) -> list[LinkSpan]:
+    """The links of a block that can be citations: teasers and promotion sentences go.
+
+    trafilatura keeps some of the chrome around an article (related headlines, "Follow us on
+    Twitter", lists of the site's other stories); on the developer corpus these were nearly all
+    the claims that fell outside the text people marked as the article.
+    """
+    linked = sum(link.end - link.start for link in para.links)
+    if para.kind in ("p", "heading") and linked >= MAX_LINK_DENSITY * len(para.text):
+        return []
+    site = (urlsplit(base_url or "").hostname or "").removeprefix("www.")
+    if (
+        para.kind == "item"
+        and len(para.links) == 1
+        and linked >= MAX_LINK_DENSITY * len(para.text)
+        and _same_site(para.links[0].href, base_url, site)
+    ):
+        return []  # "more from this site"; a reference list pointing elsewhere stays
+    spans = sentence_spans(para.text)
+    promotional = [(s, e) for s, e in spans if PROMOTION.match(para.text[s:e])]
+    return [
+        link
+        for link in para.links
+        if not any(s <= link.start < e for s, e in promotional)
+    ]
+
+
+def parse_html(html: str, *, url: str | None) -> HtmlArticle:
+    """Main-content paragraphs with their links, and the page's metadata.
+
+    Raises:
+        ArticleError: when the document is not HTML or has no main text.
+    """
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError) as error:
+        raise ArticleError(f"not an HTML document: {error}", url=url) from error
+    # React pages put <!-- --> between text runs; trafilatura drops a comment with its tail text.
+    lxml.etree.strip_tags(tree, lxml.etree.Comment)
+    base_url = _base_url(tree, url)
+    hrefs = _tokenise_links(tree)
+    xml = trafilatura.extract(
+        tree,
+        url=url,
+        output_format="xml",
+        include_links=True,
+        include_comments=False,
+        include_tables=True,
+        with_metadata=True,
+        deduplicate=False,
+    )
+    if not xml:
+        raise ArticleError("no article text found in the HTML page", url=url)
+    doc = lxml.etree.fromstring(xml.encode("utf-8"))
+    main = doc.find("main")
+    paragraphs = _blocks(main, "p", hrefs) if main is not None else []
+    for para in paragraphs:
+        para.links = _citing_links(para, base_url)
+    return HtmlArticle(
+        title=doc.get("title") or None,
+        author=doc.get("author") or None,
+        publisher=doc.get("sitename") or None,
+        published=doc.get("date") or None,
+        base_url=base_url,
+        paragraphs=paragraphs,
+    )

@@ -1,0 +1,81 @@
+"""Which hrefs are citations, and the normalised URL each one points at.
+
+``href`` keeps what the author wrote; ``url`` is the absolute, normalised form used as the key of
+a source, so that two spellings of one page share one fetch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from courlan import normalize_url
+
+LOGGER = logging.getLogger(__name__)
+
+#: Schemes that are never citations: they do not point at a document that can be archived.
+NON_DOCUMENT_SCHEMES = frozenset(
+    {"mailto", "tel", "sms", "javascript", "data", "file", "ftp", "about", "blob", "callto"}
+)
+
+
+@dataclass(frozen=True)
+class HrefKind:
+    """How one href is treated: a citation (resolved or not) or something to skip."""
+
+    is_citation: bool
+    url: str | None  # normalised absolute URL, None when unresolved or skipped
+    reason: str  # "http", "placeholder", "self", "in_page", "scheme:<name>", "invalid"
+
+
+def normalise_url(url: str) -> str | None:
+    """Absolute http(s) URL in canonical form: lower-case scheme and host, no default port, no
+    fragment, tracking parameters (utm_*, fbclid, gclid, ...) removed, query sorted.
+
+    Returns None when the URL is not a valid http(s) URL.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+        normalised = normalize_url(url)
+    except ValueError:
+        return None
+    return urldefrag(normalised)[0]
+
+
+def classify_href(href: str | None, *, base_url: str | None, article_url: str | None) -> HrefKind:
+    """Decide whether an href is a citation and resolve it against ``base_url``.
+
+    A bare ``#`` or an empty href is a placeholder whose target was lost: still a citation, since
+    the claim is there, but with no URL. ``#section-2`` jumps inside the page and is not.
+    """
+    raw = (href or "").strip()
+    if raw in ("", "#"):
+        return HrefKind(True, None, "placeholder")
+    if raw.startswith("#"):
+        return HrefKind(False, None, "in_page")
+    try:
+        scheme = urlsplit(raw).scheme.lower()
+    except ValueError:  # e.g. "http://[::1" - the author meant a link, the target is broken
+        return HrefKind(True, None, "invalid")
+    if scheme in NON_DOCUMENT_SCHEMES:
+        return HrefKind(False, None, f"scheme:{scheme}")
+    if scheme and scheme not in ("http", "https"):
+        return HrefKind(False, None, f"scheme:{scheme}")
+    if not scheme and not base_url:
+        # A relative link in a file with no known address: keep the claim, mark unresolved.
+        return HrefKind(True, None, "relative")
+    try:
+        absolute = urljoin(base_url, raw) if base_url else raw
+    except ValueError:
+        return HrefKind(True, None, "invalid")
+    url = normalise_url(absolute)
+    if url is None:
+        return HrefKind(True, None, "invalid")
+    if article_url and url == normalise_url(article_url):
+        return HrefKind(False, None, "self")
+    return HrefKind(True, url, "http")
