@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archiver.claims import Citation, Paragraph, citations_from, join_broken_paragraphs
+from archiver.claims import Citation, ParsedArticle, citations_from, join_broken_paragraphs
 from archiver.errors import ArticleError
 from archiver.html_article import parse_html
 from archiver.markdown_article import parse_markdown
@@ -47,7 +47,9 @@ class Article:
     published: str | None
     text: str
     citations: list[Citation] = field(default_factory=list)
-    ingested_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    ingested_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
+    )
 
     @property
     def unresolved(self) -> int:
@@ -68,7 +70,7 @@ class Article:
 
 
 def sniff_format(data: bytes) -> str:
-    """"html" when the text starts like an HTML document, else "markdown"."""
+    """ "html" when the text starts like an HTML document, else "markdown"."""
     head = data[:2048].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html", b"<?xml")):
         return "html"
@@ -102,24 +104,20 @@ def read_file(path: Path) -> tuple[bytes, str]:
     return data, kind
 
 
-def _paragraphs_and_metadata(
+def _parse(
     data: bytes, kind: str, *, url: str | None, name: str, charset: str | None = None
-) -> tuple[list[Paragraph], dict[str, str | None], str | None]:
-    """Parse the article; return its paragraphs, metadata and base URL for relative links."""
+) -> ParsedArticle:
+    """Refuse empty and binary input, decode, and hand the text to the parser of its format."""
     if not data.strip():
         raise ArticleError(f"{name}: the article is empty")
     if looks_binary(data):
         raise ArticleError(f"{name}: is a binary file, not a Markdown or HTML article", usage=True)
     text = decode_text(data, declared=charset, html=kind == "html")
     if kind == "html":
-        page = parse_html(text, url=url)
-        meta = {"title": page.title, "author": page.author, "publisher": page.publisher,
-                "published": page.published}
-        return page.paragraphs, meta, page.base_url
-    article = parse_markdown(text)
-    meta = {"title": article.title, "author": article.author, "publisher": article.publisher,
-            "published": article.published}
-    return article.paragraphs, meta, url
+        return parse_html(text, url=url)
+    parsed = parse_markdown(text)
+    parsed.base_url = url
+    return parsed
 
 
 def build_article(
@@ -137,13 +135,11 @@ def build_article(
         ArticleError: empty, binary, not parseable, or without a single citation.
     """
     name = url or path or "standard input"
-    paragraphs, meta, base_url = _paragraphs_and_metadata(
-        data, kind, url=url, name=name, charset=charset
-    )
-    paragraphs = join_broken_paragraphs(paragraphs)
+    parsed = _parse(data, kind, url=url, name=name, charset=charset)
+    paragraphs = join_broken_paragraphs(parsed.paragraphs)
     if not paragraphs:
         raise ArticleError(f"{name}: the article has no text")
-    citations = citations_from(paragraphs, base_url=base_url, article_url=url)
+    citations = citations_from(paragraphs, base_url=parsed.base_url, article_url=url)
     if not citations:
         raise ArticleError(f"{name}: the article cites no links, nothing to archive")
     return Article(
@@ -152,7 +148,10 @@ def build_article(
         path=path,
         text="\n\n".join(p.text for p in paragraphs),
         citations=citations,
-        **meta,
+        title=parsed.title,
+        author=parsed.author,
+        publisher=parsed.publisher,
+        published=parsed.published,
     )
 
 

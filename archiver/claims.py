@@ -41,6 +41,18 @@ class Paragraph:
 
 
 @dataclass
+class ParsedArticle:
+    """What an article parser (Markdown or HTML) hands on: metadata and main-text paragraphs."""
+
+    title: str | None = None
+    author: str | None = None
+    publisher: str | None = None
+    published: str | None = None  # ISO date
+    base_url: str | None = None  # what relative links resolve against
+    paragraphs: list[Paragraph] = field(default_factory=list)
+
+
+@dataclass
 class Citation:
     """One link of the article and the claim it supports; shaped like a ``citations`` row."""
 

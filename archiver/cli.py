@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from archiver import __version__
 from archiver.article import load_article
@@ -49,7 +48,9 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         [
             click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
             click.option("--silent", is_flag=True, help="No progress or summary on stderr."),
-            click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv: debug)."),
+            click.option(
+                "-v", "--verbose", count=True, help="More logging on stderr (-vv: debug)."
+            ),
         ]
     ):
         fn = option(fn)
@@ -58,7 +59,9 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _setup_logging(verbose: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,7 +94,7 @@ def archive(
     """
     _setup_logging(verbose)
     console = Console(stderr=True, quiet=silent)
-    stdin = click.get_binary_stream("stdin")
+    stdin = sys.stdin.buffer
     db = open_db(db_path)
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
@@ -121,30 +124,27 @@ def archive(
         )
     _print_summary(console, results, db_path)
     if as_json:
-        click.echo(json.dumps({"db": str(db_path), "articles": results, "errors": errors}, indent=2))
+        click.echo(
+            json.dumps({"db": str(db_path), "articles": results, "errors": errors}, indent=2)
+        )
     if errors:
         sys.exit(2 if usage_error else 1)
 
 
 def _print_summary(console: Console, results: list[dict[str, Any]], db_path: Path) -> None:
-    if not results:
-        return
-    table = Table(title=f"Archived into {db_path}", title_justify="left")
-    for column in ("id", "article", "published", "citations", "unresolved", "unique URLs"):
-        table.add_column(column, justify="right" if column != "article" else "left")
+    """One line per article: what it is and what was found in it."""
     for row in results:
-        title = row["title"] or row["source"]
-        if row["publisher"]:
-            title += f" ({row['publisher']})"
-        table.add_row(
-            str(row["article_id"]),
-            title,
-            row["published"] or "",
-            str(row["citations"]),
-            str(row["unresolved"]),
-            str(row["urls"]),
+        origin = ", ".join(filter(None, [row["author"], row["publisher"], row["published"]]))
+        console.print(
+            f"[bold]Article {row['article_id']}[/]: {row['title'] or row['source']}"
+            + (f" ({origin})" if origin else ""),
+            soft_wrap=True,
         )
-    console.print(table)
+        console.print(
+            f"  {row['citations']} citations, {row['unresolved']} unresolved, "
+            f"{row['urls']} unique URLs -> {db_path}",
+            soft_wrap=True,
+        )
 
 
 @cli.command()

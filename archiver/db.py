@@ -25,7 +25,7 @@ migrations = Migrations("citation-archiver")
 
 @migrations()
 def m001_initial_schema(db: Database) -> None:
-    db["articles"].create(
+    db.table("articles").create(
         {
             "id": int,
             "source_key": str,
@@ -41,8 +41,8 @@ def m001_initial_schema(db: Database) -> None:
         pk="id",
         not_null={"source_key"},
     )
-    db["articles"].create_index(["source_key"], unique=True)
-    db["citations"].create(
+    db.table("articles").create_index(["source_key"], unique=True)
+    db.table("citations").create(
         {
             "id": int,
             "article_id": int,
@@ -61,9 +61,9 @@ def m001_initial_schema(db: Database) -> None:
         foreign_keys=[("article_id", "articles", "id")],
         not_null={"article_id", "position"},
     )
-    db["citations"].create_index(["article_id", "position"], unique=True)
-    db["citations"].create_index(["url"])
-    db["sources"].create(
+    db.table("citations").create_index(["article_id", "position"], unique=True)
+    db.table("citations").create_index(["url"])
+    db.table("sources").create(
         {
             "url": str,
             "final_url": str,
@@ -80,7 +80,7 @@ def m001_initial_schema(db: Database) -> None:
         },
         pk="url",
     )
-    db["captures"].create(
+    db.table("captures").create(
         {
             "id": int,
             "url": str,
@@ -101,8 +101,8 @@ def m001_initial_schema(db: Database) -> None:
         },
         pk="id",
     )
-    db["captures"].create_index(["url", "captured_at"])
-    db["checks"].create(
+    db.table("captures").create_index(["url", "captured_at"])
+    db.table("checks").create(
         {
             "id": int,
             "url": str,
@@ -117,8 +117,8 @@ def m001_initial_schema(db: Database) -> None:
         },
         pk="id",
     )
-    db["checks"].create_index(["url", "checked_at"])
-    db["evidence"].create(
+    db.table("checks").create_index(["url", "checked_at"])
+    db.table("evidence").create(
         {
             "citation_id": int,
             "capture_id": int,
@@ -130,7 +130,7 @@ def m001_initial_schema(db: Database) -> None:
         pk=("citation_id", "capture_id"),
         foreign_keys=[("citation_id", "citations", "id"), ("capture_id", "captures", "id")],
     )
-    db["mementos"].create(
+    db.table("mementos").create(
         {
             "url": str,
             "memento_url": str,
@@ -140,11 +140,11 @@ def m001_initial_schema(db: Database) -> None:
         },
         pk=("url", "memento_url"),
     )
-    db["citations"].enable_fts(
+    db.table("citations").enable_fts(
         ["claim", "anchor_text", "context"], create_triggers=True, tokenize="porter"
     )
-    db["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
-    db["sources"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db.table("articles").enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db.table("sources").enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
     db.create_view(
         "citations_view",
         """
@@ -203,7 +203,7 @@ def save_article(db: Database, article: Article) -> SavedArticle:
     with db.atomic():
         existing = next(articles.rows_where("source_key = ?", [article.source_key]), None)
         if existing is None:
-            article_id = int(articles.insert(article.as_row()).last_pk)
+            article_id = int(articles.insert(article.as_row()).last_pk or 0)
         else:
             article_id = int(existing["id"])
             articles.update(article_id, article.as_row())

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
 import trafilatura
 
-from archiver.claims import LinkSpan, Paragraph, sentence_spans
+from archiver.claims import LinkSpan, Paragraph, ParsedArticle, sentence_spans
 from archiver.errors import ArticleError
 
 LOGGER = logging.getLogger(__name__)
@@ -36,20 +35,10 @@ PROMOTION = re.compile(
 )
 
 
-@dataclass
-class HtmlArticle:
-    title: str | None = None
-    author: str | None = None
-    publisher: str | None = None
-    published: str | None = None
-    base_url: str | None = None
-    paragraphs: list[Paragraph] = field(default_factory=list)
-
-
 def _base_url(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
     """``<base href>`` resolved against the page address, or the page address itself."""
     for base in tree.iter("base"):
-        href = base.get("href")
+        href: str | None = base.get("href")
         if href:
             return urljoin(url, href.strip()) if url else href.strip()
     return url
@@ -157,14 +146,10 @@ def _citing_links(para: Paragraph, base_url: str | None) -> list[LinkSpan]:
         return []  # "more from this site"; a reference list pointing elsewhere stays
     spans = sentence_spans(para.text)
     promotional = [(s, e) for s, e in spans if PROMOTION.match(para.text[s:e])]
-    return [
-        link
-        for link in para.links
-        if not any(s <= link.start < e for s, e in promotional)
-    ]
+    return [link for link in para.links if not any(s <= link.start < e for s, e in promotional)]
 
 
-def parse_html(html: str, *, url: str | None) -> HtmlArticle:
+def parse_html(html: str, *, url: str | None) -> ParsedArticle:
     """Main-content paragraphs with their links, and the page's metadata.
 
     Raises:
@@ -195,7 +180,7 @@ def parse_html(html: str, *, url: str | None) -> HtmlArticle:
     paragraphs = _blocks(main, "p", hrefs) if main is not None else []
     for para in paragraphs:
         para.links = _citing_links(para, base_url)
-    return HtmlArticle(
+    return ParsedArticle(
         title=doc.get("title") or None,
         author=doc.get("author") or None,
         publisher=doc.get("sitename") or None,

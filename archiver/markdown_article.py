@@ -9,15 +9,19 @@ Metadata comes from the lines people actually write at the top of a pasted artic
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from archiver.claims import CLOSERS, SENTENCE_END, LinkSpan, Paragraph
+from archiver.claims import CLOSERS, SENTENCE_END, LinkSpan, Paragraph, ParsedArticle
 from archiver.dates import parse_date
 
-BLOCK_KINDS = {"paragraph_open": "p", "heading_open": "heading", "th_open": "cell", "td_open": "cell"}
+BLOCK_KINDS = {
+    "paragraph_open": "p",
+    "heading_open": "heading",
+    "th_open": "cell",
+    "td_open": "cell",
+}
 
 BYLINE = re.compile(r"^by\s+(?P<author>[^,|\n]+?)\s*(?:[,|–—-]\s*(?P<affiliation>.+))?$", re.I)
 ORIGINALLY_PUBLISHED = re.compile(
@@ -27,15 +31,6 @@ ORIGINALLY_PUBLISHED = re.compile(
     re.I,
 )
 MAX_TITLE_WORDS = 25
-
-
-@dataclass
-class MarkdownArticle:
-    title: str | None = None
-    author: str | None = None
-    publisher: str | None = None
-    published: str | None = None
-    paragraphs: list[Paragraph] = field(default_factory=list)
 
 
 def _inline_paragraph(inline: Token, kind: str) -> Paragraph:
@@ -114,7 +109,7 @@ def _looks_like_title(para: Paragraph) -> bool:
     )
 
 
-def _read_front_matter(lines: list[str], article: MarkdownArticle) -> bool:
+def _read_front_matter(lines: list[str], article: ParsedArticle) -> bool:
     """Fill author/publisher/date from byline-like lines; True if every line was one."""
     recognised = True
     for line in (raw.strip() for raw in lines):
@@ -131,14 +126,14 @@ def _read_front_matter(lines: list[str], article: MarkdownArticle) -> bool:
     return recognised
 
 
-def parse_markdown(source: str) -> MarkdownArticle:
+def parse_markdown(source: str) -> ParsedArticle:
     """Split a Markdown article into metadata and body paragraphs.
 
     The title is the first heading, or a short first line with no closing punctuation (pasted
     articles lose their ``#``). Byline and "Originally published" paragraphs near the top are
     metadata, not body text.
     """
-    article = MarkdownArticle()
+    article = ParsedArticle()
     body: list[Paragraph] = []
     for index, para in enumerate(markdown_paragraphs(source)):
         at_top = not any(p.links or p.kind == "p" for p in body)

@@ -40,7 +40,9 @@ class FetchResult:
     captured_at: str
     status_code: int | None = None
     final_url: str | None = None
-    redirects: list[dict[str, Any]] = field(default_factory=list)  # [{"url", "status_code", "location"}]
+    redirects: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # [{"url", "status_code", "location"}]
     content_type: str | None = None  # media type only, lower case: "text/html"
     charset: str | None = None  # from the Content-Type header, if declared
     content_length: int | None = None  # decoded (decompressed) body length in bytes

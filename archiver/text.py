@@ -8,7 +8,11 @@ import re
 from charset_normalizer import from_bytes
 
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
-BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def looks_binary(data: bytes) -> bool:
@@ -37,14 +41,14 @@ def decode_text(data: bytes, *, declared: str | None = None, html: bool = False)
     for bom, name in BOMS:
         if data.startswith(bom):
             return data.decode(name, errors="replace")
-    candidates = [_usable(declared)]
+    candidates: list[str | None] = [_usable(declared)]
     if html and (match := META_CHARSET.search(data[:4096])):
         candidates.append(_usable(match.group(1).decode("ascii", "ignore")))
     candidates.append("utf-8")
-    for name in candidates:
-        if name:
+    for candidate in candidates:
+        if candidate:
             try:
-                return data.decode(name)
+                return data.decode(candidate)
             except UnicodeDecodeError:
                 continue
     best = from_bytes(data[:200_000]).best()
