@@ -8,9 +8,9 @@ command line (exit code 2).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +18,11 @@ from typing import Any, BinaryIO
 
 from archiver.claims import Citation, ParsedArticle, citations_from, join_broken_paragraphs
 from archiver.errors import ArticleError
+from archiver.extract import decode_html
+from archiver.fetch import FetchConfig, fetch, make_session
 from archiver.html_article import parse_html
 from archiver.markdown_article import parse_markdown
-from archiver.text import decode_text, looks_binary
+from archiver.robots import RobotsCache
 from archiver.urls import normalise_url
 
 LOGGER = logging.getLogger(__name__)
@@ -28,10 +30,6 @@ LOGGER = logging.getLogger(__name__)
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 MAX_ARTICLE_BYTES = 20_000_000
-
-#: Fetches an article URL: returns (body, content type, final URL). Injected by the caller so
-#: that article URLs go through the same guarded, polite fetcher as cited pages.
-ArticleFetcher = Callable[[str], tuple[bytes, str | None, str]]
 
 
 @dataclass
@@ -67,6 +65,15 @@ class Article:
             "ingested_at": self.ingested_at,
             "text": self.text,
         }
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for bytes no article holds: NULs (outside UTF-16) or many control bytes."""
+    head = data[:8192]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
+    return b"\x00" in head or controls > len(head) // 20
 
 
 def sniff_format(data: bytes) -> str:
@@ -112,7 +119,7 @@ def _parse(
         raise ArticleError(f"{name}: the article is empty")
     if looks_binary(data):
         raise ArticleError(f"{name}: is a binary file, not a Markdown or HTML article", usage=True)
-    text = decode_text(data, declared=charset, html=kind == "html")
+    text, _ = decode_html(data, charset, look_for_meta=kind == "html")
     if kind == "html":
         return parse_html(text, url=url)
     parsed = parse_markdown(text)
@@ -155,15 +162,32 @@ def build_article(
     )
 
 
+def fetch_article(url: str, config: FetchConfig) -> Article:
+    """Download an article page through the guarded, polite fetcher and ingest it."""
+    robots = None if config.ignore_robots else RobotsCache(config)
+    result = fetch(url, session=make_session(config), config=config, robots=robots)
+    try:
+        if result.outcome not in ("ok", "redirected") or result.body is None:
+            reason = result.error or f"HTTP {result.status_code}"
+            raise ArticleError(f"{url}: {result.outcome} ({reason})", url=url)
+        if result.content_type and not any(t in result.content_type for t in ("html", "xml")):
+            raise ArticleError(f"{url}: is {result.content_type}, not an HTML article", url=url)
+        body = result.body.read(MAX_ARTICLE_BYTES)
+    finally:
+        result.close()
+    final_url = result.final_url or url
+    return build_article(body, "html", source_key=url, url=final_url, charset=result.charset)
+
+
 def load_article(
-    source: str, *, stdin: BinaryIO | None = None, fetcher: ArticleFetcher | None = None
+    source: str, *, stdin: BinaryIO | None = None, fetch_config: FetchConfig | None = None
 ) -> Article:
     """Read one SOURCE as given on the command line and ingest it.
 
     Args:
         source: a file path, an http(s) URL, or ``-`` for ``stdin``.
         stdin: the stream to read for ``-``.
-        fetcher: how to download an article URL (required for URLs).
+        fetch_config: how to download an article URL (defaults apply when None).
 
     Raises:
         ArticleError: with a message fit for the user; ``usage`` is set for command-line mistakes.
@@ -180,12 +204,7 @@ def load_article(
         url = normalise_url(source)
         if url is None:
             raise ArticleError(f"{source}: not an http(s) URL", usage=True)
-        if fetcher is None:
-            raise ArticleError(f"{source}: fetching article URLs is not available here")
-        body, content_type, final_url = fetcher(url)
-        if content_type and "html" not in content_type and "xml" not in content_type:
-            raise ArticleError(f"{source}: is {content_type}, not an HTML article")
-        return build_article(body, "html", source_key=url, url=final_url)
+        return fetch_article(url, fetch_config or FetchConfig())
     path = Path(source).expanduser()
     data, kind = read_file(path)
     resolved = str(path.resolve())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,11 +14,15 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from archiver import __version__
 from archiver.article import load_article
 from archiver.db import DEFAULT_DB, open_db, save_article
 from archiver.errors import ArticleError
+from archiver.fetch import FetchConfig
+from archiver.pipeline import RunStats, UrlResult, archive_urls, frontier
 
 DEFAULT_WARC_DIR = Path("db/warc")
 METADATA_CANDIDATES = (Path("metadata.json"), Path(__file__).resolve().parent / "metadata.json")
@@ -57,6 +63,81 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def fetch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The fetch options shared by every command that fetches, turned into one FetchConfig."""
+    defaults = FetchConfig()
+
+    @functools.wraps(fn)
+    def wrapper(
+        *args: Any,
+        allow_private_addresses: bool,
+        delay: float,
+        concurrency: int,
+        timeout: float,
+        max_bytes: int,
+        ignore_robots: bool,
+        user_agent: str | None,
+        contact: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        config = FetchConfig(
+            allow_private_addresses=allow_private_addresses,
+            delay=delay,
+            concurrency=concurrency,
+            timeout=timeout,
+            connect_timeout=min(defaults.connect_timeout, timeout),
+            read_timeout=min(defaults.read_timeout, timeout),
+            max_bytes=max_bytes,
+            ignore_robots=ignore_robots,
+            user_agent=user_agent,
+            contact=contact,
+        )
+        return fn(*args, fetch_config=config, **kwargs)
+
+    options = [
+        click.option(
+            "--allow-private-addresses",
+            is_flag=True,
+            help="Also fetch loopback and private-network hosts (refused by default, so the "
+            "archiver cannot be turned against a private network).",
+        ),
+        click.option(
+            "--delay",
+            type=click.FloatRange(min=0),
+            default=defaults.delay,
+            show_default=True,
+            help="Seconds between two requests to one host.",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=1, max=256),
+            default=defaults.concurrency,
+            show_default=True,
+            help="Hosts fetched in parallel (one request in flight per host).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            default=defaults.timeout,
+            show_default=True,
+            help="Seconds for one whole response, body included.",
+        ),
+        click.option(
+            "--max-bytes",
+            type=click.IntRange(min=1),
+            default=defaults.max_bytes,
+            show_default=True,
+            help="Largest body kept, counted after decompression.",
+        ),
+        click.option("--ignore-robots", is_flag=True, help="Fetch what robots.txt disallows."),
+        click.option("--user-agent", help="User-Agent (default: citation-archiver/VERSION)."),
+        click.option("--contact", help="URL or e-mail for site owners, added to the User-Agent."),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 def _setup_logging(verbose: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(
@@ -74,19 +155,24 @@ def cli() -> None:
 @click.argument("sources", nargs=-1, required=True)
 @db_option
 @warc_dir_option
+@fetch_options
+@click.option("--refresh", is_flag=True, help="Re-fetch captured URLs too (conditional GET).")
 @output_options
 def archive(
     sources: tuple[str, ...],
     db_path: Path,
     warc_dir: Path,
+    fetch_config: FetchConfig,
+    refresh: bool,
     as_json: bool,
     silent: bool,
     verbose: int,
 ) -> None:
-    """Ingest articles: their citations, claims and metadata, into the archive.
+    """Archive articles: citations and claims, then every cited page (WARC + text).
 
     SOURCE is a Markdown file (.md, .markdown, .txt), an HTML file (.html, .htm), an http(s)
-    URL, or - for standard input. Rerunning updates in place; nothing is added twice.
+    URL, or - for standard input. Cited URLs already captured are skipped, failed ones are
+    tried again; rerunning adds nothing twice.
 
     \b
     Example:
@@ -101,7 +187,7 @@ def archive(
     usage_error = False
     for source in sources:
         try:
-            article = load_article(source, stdin=stdin)
+            article = load_article(source, stdin=stdin, fetch_config=fetch_config)
         except ArticleError as error:
             usage_error = usage_error or error.usage
             errors.append({"source": source, "error": error.message})
@@ -123,12 +209,69 @@ def archive(
             }
         )
     _print_summary(console, results, db_path)
+    jobs = frontier(db, article_ids=[r["article_id"] for r in results], refresh=refresh)
+    stats = _fetch_with_progress(db, jobs, fetch_config, warc_dir, console)
     if as_json:
+        summary = {
+            "db": str(db_path),
+            "articles": results,
+            "errors": errors,
+            "fetch": {
+                "urls": stats.urls,
+                "done": stats.done,
+                "outcomes": dict(sorted(stats.outcomes.items())),
+                "unchanged": stats.unchanged,
+                "interrupted": stats.interrupted,
+                "internal_errors": stats.errors,
+            },
+        }
+        click.echo(json.dumps(summary, indent=2))
+    if stats.interrupted:
         click.echo(
-            json.dumps({"db": str(db_path), "articles": results, "errors": errors}, indent=2)
+            f"Interrupted: {stats.done} of {stats.urls} URLs saved; rerun the same command to "
+            "finish.",
+            err=True,
         )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)  # worker threads may sit in a fetch for up to --timeout: do not wait
     if errors:
         sys.exit(2 if usage_error else 1)
+
+
+def _fetch_with_progress(
+    db: Any, jobs: list[Any], config: FetchConfig, warc_dir: Path, console: Console
+) -> RunStats:
+    """Fetch the frontier with a progress bar (counts per outcome) and a summary table."""
+    if not jobs:
+        return RunStats()
+    with Progress(
+        TextColumn("Fetching"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[outcomes]}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("fetch", total=len(jobs), outcomes="")
+
+        def advance(result: UrlResult, stats: RunStats) -> None:
+            counts = " ".join(f"{k}={v}" for k, v in sorted(stats.outcomes.items()))
+            progress.update(task, completed=stats.done, outcomes=counts)
+
+        stats = archive_urls(db, jobs, config=config, warc_dir=warc_dir, on_result=advance)
+    table = Table(title="Cited pages", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("URLs", justify="right")
+    for outcome, count in sorted(stats.outcomes.items(), key=lambda item: -item[1]):
+        table.add_row(outcome, str(count))
+    if stats.unchanged:
+        table.add_row("(of which unchanged)", str(stats.unchanged))
+    console.print(table)
+    for error in stats.errors:
+        console.print(f"[red]internal error[/] {error}")
+    return stats
 
 
 def _print_summary(console: Console, results: list[dict[str, Any]], db_path: Path) -> None:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archiver.article import Article
+
+if TYPE_CHECKING:
+    from archiver.pipeline import UrlResult
 
 LOGGER = logging.getLogger(__name__)
 
@@ -170,6 +174,12 @@ def m001_initial_schema(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_capture_record_id(db: Database) -> None:
+    """The WARC-Record-ID of a capture's response, which a later revisit record refers to."""
+    db.table("captures").add_column("warc_record_id", str)
+
+
 def open_db(path: Path | str = DEFAULT_DB) -> Database:
     """Open (creating if needed) the archive at ``path``, in WAL mode, schema up to date."""
     path = Path(path)
@@ -228,3 +238,27 @@ def save_article(db: Database, article: Article) -> SavedArticle:
         unresolved=article.unresolved,
         urls=len({c.url for c in article.citations if c.url}),
     )
+
+
+def save_results(db: Database, results: list[UrlResult]) -> None:
+    """Write one chunk's captures, checks and source texts in one transaction."""
+    captures, checks, sources = db.table("captures"), db.table("checks"), db.table("sources")
+    with db.atomic():
+        for result in results:
+            source: dict[str, Any] = {"url": result.url, "latest_outcome": result.outcome}
+            if result.capture is not None:
+                captures.insert(result.capture)
+                if result.extracted is not None:
+                    source |= result.extracted | {
+                        "final_url": result.capture["final_url"],
+                        "last_captured": result.capture["captured_at"],
+                    }
+            if result.check is not None:
+                checks.insert(result.check)
+            sources.upsert(source, pk="url")
+            if "last_captured" in source:
+                db.execute(
+                    "update sources set first_captured = ? "
+                    "where url = ? and first_captured is null",
+                    [source["last_captured"], result.url],
+                )

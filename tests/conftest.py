@@ -14,6 +14,8 @@ EXAMPLE_ARTICLE = REPO / "examples" / "china-russia-central-asia.md"
 CORPUS = REPO.parent / "shared" / "corpus"
 IN_CI = os.environ.get("CI") == "true"
 
+pytest_plugins = ["webserver"]  # the loopback test web server's fixtures, for every test
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:

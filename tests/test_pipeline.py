@@ -1,0 +1,245 @@
+"""archive end to end against real loopback servers: captures, WARC, text, reruns, refresh."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from webserver import Handler, WebServer, text
+
+from archiver.cli import cli
+from archiver.db import open_db
+from archiver.warc import read_records
+
+ARTICLE_PAGE = (
+    "<html><head><title>A page about ports</title></head><body><article>"
+    "<h1>Ports</h1><p>Container traffic through the port rose by 12 per cent in 2020, the "
+    "authority reported. The new terminal cost US$1.2 billion and was built in three years.</p>"
+    "</article></body></html>"
+)
+
+
+def _stable(h: Handler) -> None:
+    """Same body every time, no validators: a refresh can only compare payload digests."""
+    h.respond(200, ARTICLE_PAGE.encode())
+
+
+@pytest.fixture
+def site(web_server: WebServer) -> WebServer:
+    web_server.routes["/article-page"] = _stable
+    return web_server
+
+
+def write_article(tmp_path: Path, server: WebServer, paths: list[str]) -> Path:
+    links = " ".join(
+        f"Claim number {i} is backed [here]({server.url(p)})." for i, p in enumerate(paths)
+    )
+    article = tmp_path / "article.md"
+    article.write_text(f"# Test article\n\n{links}\n", encoding="utf-8")
+    return article
+
+
+def run_archive(article: Path, db_path: Path, *extra: str) -> dict:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "archive",
+            str(article),
+            "--db",
+            str(db_path),
+            "--warc-dir",
+            str(db_path.parent / "warc"),
+            "--allow-private-addresses",
+            "--delay",
+            "0",
+            "--timeout",
+            "5",
+            "--json",
+            "--silent",
+            *extra,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "db" / "citations.db"
+
+
+def test_each_cited_page_is_captured_with_its_outcome(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(
+        tmp_path,
+        site,
+        [
+            "/ok",
+            "/status/404",
+            "/status/410",
+            "/status/403",
+            "/redirect/301/2",
+            "/pdf",
+            "/png",
+            "/empty",
+        ],
+    )
+    summary = run_archive(article, db_path)
+    assert summary["fetch"]["outcomes"] == {
+        "blocked": 1,
+        "gone": 1,
+        "not_found": 1,
+        "ok": 4,
+        "redirected": 1,
+    }
+    db = open_db(db_path)
+    outcomes = {
+        row["url"].split(":", 2)[2].split("/", 1)[1]: row["outcome"] for row in db["captures"].rows
+    }
+    assert outcomes["ok"] == "ok" and outcomes["status/404"] == "not_found"
+    assert db["sources"].get(site.url("/ok"))["text"] == "Hello, archive."
+    assert db["sources"].get(site.url("/ok"))["title"] == "OK page"
+
+
+def test_same_url_cited_twice_is_fetched_once(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(
+        tmp_path, site, ["/article-page?utm_source=x", "/article-page#top", "/ok"]
+    )
+    summary = run_archive(article, db_path)
+    assert summary["articles"][0]["citations"] == 3 and summary["fetch"]["urls"] == 2
+    assert site.paths().count("/article-page") == 1
+    assert open_db(db_path)["sources"].count == 2
+
+
+def test_capture_row_points_at_its_warc_response(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(tmp_path, site, ["/ok", "/redirect/302/1"])
+    run_archive(article, db_path)
+    db = open_db(db_path)
+    for capture in db["captures"].rows:
+        scan = read_records(Path(capture["warc_path"]))
+        assert not scan.torn
+        record = next(r for r in scan.records if r.offset == capture["warc_offset"])
+        assert record.record_type == "response"
+        assert record.target_uri == capture["final_url"]
+        assert record.record_id == capture["warc_record_id"]
+
+
+def test_rerun_skips_captured_and_retries_failed(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(tmp_path, site, ["/ok", "/status/404"])
+    run_archive(article, db_path)
+    second = run_archive(article, db_path)
+    assert second["fetch"]["outcomes"] == {"not_found": 1}
+    db = open_db(db_path)
+    assert db.execute("select count(*) from captures where outcome = 'ok'").fetchone()[0] == 1
+    assert (
+        db.execute("select count(*) from captures where outcome = 'not_found'").fetchone()[0] == 2
+    )
+
+
+def test_refresh_with_304_records_a_check_not_a_copy(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(tmp_path, site, ["/ok"])
+    run_archive(article, db_path)
+    summary = run_archive(article, db_path, "--refresh")
+    assert summary["fetch"]["unchanged"] == 1
+    assert site.requests[-1].headers.get("If-None-Match") == '"v1"'
+    db = open_db(db_path)
+    assert db["captures"].count == 1
+    check = next(db["checks"].rows)
+    assert (check["status_code"], check["drift"], check["similarity"]) == (304, "unchanged", 1.0)
+
+
+def test_refresh_with_same_payload_writes_a_revisit_record(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(tmp_path, site, ["/article-page"])
+    run_archive(article, db_path)
+    run_archive(article, db_path, "--refresh")
+    db = open_db(db_path)
+    assert db["captures"].count == 1 and db["checks"].count == 1
+    records = [
+        r
+        for path in sorted((db_path.parent / "warc").glob("*.warc.gz"))
+        for r in read_records(path).records
+    ]
+    assert [r.record_type for r in records if r.record_type != "warcinfo"] == [
+        "response",
+        "request",
+        "revisit",
+        "request",
+    ]
+
+
+def test_changed_payload_on_refresh_is_a_new_capture(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(tmp_path, site, ["/article-page"])
+    run_archive(article, db_path)
+    site.routes["/article-page"] = text(
+        ARTICLE_PAGE.replace("three", "four"), content_type="text/html"
+    )
+    run_archive(article, db_path, "--refresh")
+    db = open_db(db_path)
+    assert db["captures"].count == 2
+    assert "four years" in db["sources"].get(site.url("/article-page"))["text"]
+    source = db["sources"].get(site.url("/article-page"))
+    assert source["first_captured"] <= source["last_captured"]
+
+
+def test_private_addresses_refused_by_default(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(tmp_path, site, ["/ok"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "archive",
+            str(article),
+            "--db",
+            str(db_path),
+            "--json",
+            "--silent",
+            "--warc-dir",
+            str(tmp_path / "warc"),
+        ],
+    )
+    assert json.loads(result.stdout)["fetch"]["outcomes"] == {"blocked_private_address": 1}
+    assert site.requests == []
+
+
+def test_politeness_one_request_per_host_with_delay(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(tmp_path, site, [f"/ok?n={i}" for i in range(6)])
+    run_archive(article, db_path, "--delay", "0.2", "--concurrency", "8")
+    page_requests = [r for r in site.requests if r.path.startswith("/ok")]
+    assert len(page_requests) == 6
+    assert site.max_concurrent() == 1
+    gaps = [b.started - a.ended for a, b in pairwise(page_requests)]
+    assert min(gaps) >= 0.19
+
+
+def test_many_pages_extracted_in_worker_processes(tmp_path: Path, db_path: Path) -> None:
+    with (
+        WebServer("127.0.0.3", {"/page/": _stable}) as one,
+        WebServer("127.0.0.4", {"/page/": _stable}) as two,
+    ):
+        paths = [(server, f"/page/{i}") for i in range(25) for server in (one, two)]
+        links = " ".join(f"Claim {i} [x]({s.url(p)})." for i, (s, p) in enumerate(paths))
+        article = tmp_path / "many.md"
+        article.write_text(links, encoding="utf-8")
+        summary = run_archive(article, db_path)
+    assert summary["fetch"]["outcomes"] == {"ok": 50}
+    texts = {row["text"] for row in open_db(db_path)["sources"].rows}
+    assert len(texts) == 1 and "US$1.2 billion" in texts.pop()
