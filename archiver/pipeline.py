@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import threading
 from collections import defaultdict, deque
@@ -159,6 +160,9 @@ def _writer(warc_dir: str) -> WarcWriter:
         writer = _writers.get(warc_dir)
         if writer is None or writer.closed:
             writer = _writers[warc_dir] = WarcWriter(Path(warc_dir))
+            # Worker processes (a process pool, a Dask worker) never call close_writers(); close
+            # the file when the process exits so its name stops ending in ".open".
+            multiprocessing.util.Finalize(writer, writer.close, exitpriority=10)
         return writer
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from webserver import WebServer, text
 
 from archiver.cli import cli
 from archiver.db import open_db
@@ -147,3 +148,47 @@ def test_unreachable_article_url(db_path: Path) -> None:
     )
     assert code == 1
     assert err.startswith("Error: http://127.0.0.1:9/article: ") and "unreachable" in err
+
+
+ARTICLE_HTML = (
+    "<html><head><title>Served article</title></head><body><article><h1>Served article</h1>"
+    "<p>Exports rose by a third in 2019, <a href='/ok'>the customs office reported</a>. "
+    "Imports fell, <a href='mailto:x@example.org'>write to us</a>.</p>"
+    "<p>The port handled 4 million containers, <a href='status/404'>a later survey found</a>.</p>"
+    "</article></body></html>"
+)
+
+
+def test_archive_article_url_resolves_relative_links(db_path: Path, web_server: WebServer) -> None:
+    web_server.routes["/news/article"] = text(ARTICLE_HTML, content_type="text/html")
+    url = web_server.url("/news/article")
+    code, out, _ = archive(
+        url,
+        "--db",
+        str(db_path),
+        "--warc-dir",
+        str(db_path.parent / "warc"),
+        "--allow-private-addresses",
+        "--delay",
+        "0",
+        "--json",
+    )
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["articles"][0]["title"] == "Served article"
+    db = open_db(db_path)
+    assert [row["url"] for row in db["citations"].rows_where(order_by="position")] == [
+        web_server.url("/ok"),
+        web_server.url("/news/status/404"),
+    ]
+    assert db["articles"].get(1)["url"] == url
+    assert summary["fetch"]["outcomes"] == {"ok": 1, "not_found": 1}
+
+
+def test_article_url_refused_for_private_address_by_default(
+    db_path: Path, web_server: WebServer
+) -> None:
+    code, _, err = archive(web_server.url("/ok"), "--db", str(db_path))
+    assert code == 1
+    assert "blocked_private_address" in err
+    assert web_server.requests == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from itertools import pairwise
 from pathlib import Path
 
@@ -10,8 +12,11 @@ import pytest
 from click.testing import CliRunner
 from webserver import Handler, WebServer, text
 
+from archiver.article import load_article
 from archiver.cli import cli
-from archiver.db import open_db
+from archiver.db import open_db, save_article
+from archiver.fetch import FetchConfig
+from archiver.pipeline import archive_urls, frontier
 from archiver.warc import read_records
 
 ARTICLE_PAGE = (
@@ -243,3 +248,26 @@ def test_many_pages_extracted_in_worker_processes(tmp_path: Path, db_path: Path)
     assert summary["fetch"]["outcomes"] == {"ok": 50}
     texts = {row["text"] for row in open_db(db_path)["sources"].rows}
     assert len(texts) == 1 and "US$1.2 billion" in texts.pop()
+
+
+def test_any_executor_can_run_the_hosts(tmp_path: Path, site: WebServer, db_path: Path) -> None:
+    """Processes instead of threads (as a Dask cluster would be): jobs and results pickle, each
+    worker writes and closes its own WARC file, the coordinator alone writes SQLite."""
+    article = write_article(tmp_path, site, ["/ok", "/article-page", "/status/404"])
+    db = open_db(db_path)
+    saved = save_article(db, load_article(str(article)))
+    config = FetchConfig(allow_private_addresses=True, delay=0, timeout=5)
+    warc_dir = tmp_path / "warc"
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as executor:
+        stats = archive_urls(
+            db,
+            frontier(db, article_ids=[saved.article_id]),
+            config=config,
+            warc_dir=warc_dir,
+            executor=executor,
+        )
+    assert dict(stats.outcomes) == {"ok": 2, "not_found": 1}
+    assert not list(warc_dir.glob("*.open"))
+    for capture in db["captures"].rows:
+        assert Path(capture["warc_path"]).exists()
