@@ -10,17 +10,17 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlite_utils import Database
 
 from archiver import __version__
-from archiver.article import load_article
-from archiver.db import DEFAULT_DB, open_db, save_article
-from archiver.errors import ArticleError
+from archiver.archive import fetch_summary, ingest_sources
+from archiver.db import DEFAULT_DB, open_db
 from archiver.fetch import FetchConfig
 from archiver.pipeline import RunStats, UrlResult, archive_urls, frontier
 
@@ -180,69 +180,48 @@ def archive(
     """
     _setup_logging(verbose)
     console = Console(stderr=True, quiet=silent)
-    stdin = sys.stdin.buffer
     db = open_db(db_path)
-    results: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    usage_error = False
-    for source in sources:
-        try:
-            article = load_article(source, stdin=stdin, fetch_config=fetch_config)
-        except ArticleError as error:
-            usage_error = usage_error or error.usage
-            errors.append({"source": source, "error": error.message})
-            click.echo(f"Error: {error.message}", err=True)
-            continue
-        saved = save_article(db, article)
-        results.append(
-            {
-                "source": source,
-                "article_id": saved.article_id,
-                "title": article.title,
-                "author": article.author,
-                "publisher": article.publisher,
-                "published": article.published,
-                "created": saved.created,
-                "citations": saved.citations,
-                "unresolved": saved.unresolved,
-                "urls": saved.urls,
-            }
+    try:
+        report = ingest_sources(
+            db,
+            sources,
+            stdin=sys.stdin.buffer,
+            fetch_config=fetch_config,
+            on_error=lambda source, error: click.echo(f"Error: {error.message}", err=True),
         )
-    _print_summary(console, results, db_path)
-    jobs = frontier(db, article_ids=[r["article_id"] for r in results], refresh=refresh)
-    stats = _fetch_with_progress(db, jobs, fetch_config, warc_dir, console)
+        _print_summary(console, report.articles, db_path)
+        stats = _fetch_with_progress(
+            db, report.article_ids, fetch_config, warc_dir, refresh, console
+        )
+    except KeyboardInterrupt:
+        _interrupted("nothing was half-written")
     if as_json:
-        summary = {
-            "db": str(db_path),
-            "articles": results,
-            "errors": errors,
-            "fetch": {
-                "urls": stats.urls,
-                "done": stats.done,
-                "outcomes": dict(sorted(stats.outcomes.items())),
-                "unchanged": stats.unchanged,
-                "interrupted": stats.interrupted,
-                "internal_errors": stats.errors,
-            },
-        }
-        click.echo(json.dumps(summary, indent=2))
+        summary = {"db": str(db_path), "articles": report.articles, "errors": report.errors}
+        click.echo(json.dumps(summary | {"fetch": fetch_summary(stats)}, indent=2))
     if stats.interrupted:
-        click.echo(
-            f"Interrupted: {stats.done} of {stats.urls} URLs saved; rerun the same command to "
-            "finish.",
-            err=True,
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)  # worker threads may sit in a fetch for up to --timeout: do not wait
-    if errors:
-        sys.exit(2 if usage_error else 1)
+        _interrupted(f"{stats.done} of {stats.urls} cited URLs saved")
+    if report.errors:
+        sys.exit(2 if report.usage_error else 1)
+
+
+def _interrupted(progress: str) -> NoReturn:
+    """Ctrl-C: say what is kept and how to go on, then leave without waiting for workers."""
+    click.echo(f"Interrupted: {progress}; rerun the same command to finish.", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)  # worker threads may sit in a fetch for up to --timeout: do not wait
 
 
 def _fetch_with_progress(
-    db: Any, jobs: list[Any], config: FetchConfig, warc_dir: Path, console: Console
+    db: Database,
+    article_ids: list[int],
+    config: FetchConfig,
+    warc_dir: Path,
+    refresh: bool,
+    console: Console,
 ) -> RunStats:
-    """Fetch the frontier with a progress bar (counts per outcome) and a summary table."""
+    """Fetch the cited pages with a progress bar (counts per outcome), then a summary table."""
+    jobs = frontier(db, article_ids=article_ids, refresh=refresh)
     if not jobs:
         return RunStats()
     with Progress(

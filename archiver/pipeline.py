@@ -14,6 +14,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import (
@@ -293,12 +294,31 @@ def _chunks(jobs: list[UrlJob]) -> dict[str, deque[list[UrlJob]]]:
     }
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Extraction workers end when the archiver does, even after ``kill -9``.
+
+    A pool's workers otherwise wait forever for work from a parent that is gone.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _extraction_pool(pages: int) -> ProcessPoolExecutor | None:
     """Processes for extraction when there are enough pages to pay for their start-up."""
     cores = os.cpu_count() or 1
     if pages < PROCESS_EXTRACTION_MIN_PAGES or cores < 2:
         return None
-    return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=cores,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def archive_urls(
@@ -365,7 +385,7 @@ def archive_urls(
     finally:
         pool.shutdown(wait=not stats.interrupted, cancel_futures=True)
         if extract_pool is not None:
-            extract_pool.shutdown(wait=not stats.interrupted, cancel_futures=True)
+            extract_pool.shutdown(wait=True, cancel_futures=True)  # seconds at most
         if not stats.interrupted:
             close_writers()
     return stats

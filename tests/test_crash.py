@@ -1,4 +1,4 @@
-"""kill -9 in the middle of an archive run, then the same command again, completes the archive."""
+"""kill -9 or Ctrl-C in the middle of an archive run, then the same command again, completes it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from webserver import Handler, WebServer
 
 from archiver.db import open_db
@@ -31,7 +32,32 @@ def captures_so_far(db_path: Path) -> int:
         return 0
 
 
-def test_kill_9_then_rerun_completes_without_duplicates(tmp_path: Path) -> None:
+def children(pid: int) -> list[int]:
+    """Pids whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def all_gone(pids: list[int], *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_stopped_run_then_rerun_completes_without_duplicates(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     with (
         WebServer("127.0.0.5", {"/slow/": slow_page}) as one,
         WebServer("127.0.0.6", {"/slow/": slow_page}) as two,
@@ -63,11 +89,21 @@ def test_kill_9_then_rerun_completes_without_duplicates(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while captures_so_far(db_path) < 8 and time.monotonic() < deadline and run.poll() is None:
             time.sleep(0.05)
-        os.kill(run.pid, signal.SIGKILL)
-        run.wait(timeout=10)
-        killed_at = captures_so_far(db_path)
-        assert 8 <= killed_at < len(urls), "the kill must land mid-run"
-        assert list(warc_dir.glob("*.open")), "a killed writer leaves its file open"
+        workers = children(run.pid)
+        assert workers, "40 pages are extracted in worker processes"
+        os.kill(run.pid, stop)
+        _, stderr = run.communicate(timeout=30)
+        assert all_gone(workers, within=10), "workers must not outlive the archiver"
+        stopped_at = captures_so_far(db_path)
+        assert 8 <= stopped_at < len(urls), "the stop must land mid-run"
+        assert list(warc_dir.glob("*.open")), "a stopped writer leaves its file open"
+        if stop == signal.SIGINT:
+            assert run.returncode == 130
+            message = stderr.decode().strip()
+            assert message.startswith("Interrupted: ") and message.endswith(
+                "cited URLs saved; rerun the same command to finish."
+            )
+            assert "Traceback" not in message
 
         rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr
