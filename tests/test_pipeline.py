@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_warc import warcio_check
 from webserver import Handler, WebServer, text
 
 from archiver.article import load_article
@@ -128,6 +129,9 @@ def test_capture_row_points_at_its_warc_response(
     article = write_article(tmp_path, site, ["/ok", "/redirect/302/1"])
     run_archive(article, db_path)
     db = open_db(db_path)
+    for path in (db_path.parent / "warc").glob("*.warc.gz"):
+        checked = warcio_check(path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
     for capture in db["captures"].rows:
         scan = read_records(Path(capture["warc_path"]))
         assert not scan.torn
