@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 from pypdf import PdfReader, PdfWriter
+from webserver import make_pdf
 
 from archiver.extract import MAX_HTML_BYTES, Extracted, decode_html, extract, sniff_kind
 
@@ -77,48 +78,6 @@ def tokens(text: str) -> Counter[str]:
 def token_recall(truth: str, got: str | None) -> float:
     want, have = tokens(truth), tokens(got or "")
     return sum(min(n, have[t]) for t, n in want.items()) / max(1, sum(want.values()))
-
-
-def make_pdf(
-    pages: list[str],
-    *,
-    title: str | None = None,
-    author: str | None = None,
-    created: str | None = None,
-) -> bytes:
-    """A minimal PDF written by hand: one Helvetica text line per page, a correct xref table."""
-    count = len(pages)
-    page_ids = [4 + 2 * i for i in range(count)]
-    kids = " ".join(f"{i} 0 R" for i in page_ids)
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R /Lang (en-GB) >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    for page_id, text in zip(page_ids, pages, strict=True):
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode("latin-1")
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-            f"/Resources << /Font << /F1 3 0 R >> >> /Contents {page_id + 1} 0 R >>".encode()
-        )
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
-    info = {"/Title": title, "/Author": author, "/CreationDate": created}
-    info_entries = " ".join(f"{k} ({v})" for k, v in info.items() if v)
-    if info_entries:
-        objects.append(f"<< {info_entries} >>".encode("latin-1"))
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    trailer = f"<< /Size {len(objects) + 1} /Root 1 0 R"
-    trailer += f" /Info {len(objects)} 0 R >>" if info_entries else " >>"
-    out += b"trailer\n%s\nstartxref\n%d\n%%%%EOF\n" % (trailer.encode(), xref)
-    return bytes(out)
 
 
 PNG = (

@@ -15,7 +15,6 @@ import pytest
 from webserver import CYRILLIC, ETAG, LAST_MODIFIED, OK_HTML, WebServer, resolver_for
 
 from archiver import __version__
-from archiver.errors import OUTCOMES
 from archiver.fetch import (
     FetchConfig,
     fetch,
@@ -406,29 +405,6 @@ def test_session_sends_user_agent_and_no_env_proxy(
     assert result.outcome == "ok"
     agent = web_server.requests[0].headers["User-Agent"]
     assert agent.endswith("(+https://example.org/about)")
-
-
-def test_every_outcome_word_is_known() -> None:
-    produced = {
-        "ok",
-        "redirected",
-        "not_found",
-        "gone",
-        "blocked",
-        "client_error",
-        "server_error",
-        "rate_limited",
-        "timeout",
-        "too_large",
-        "unreachable",
-        "tls_error",
-        "redirect_loop",
-        "blocked_by_robots",
-        "blocked_private_address",
-        "invalid_url",
-    }
-    assert produced <= set(OUTCOMES)
-    assert set(OUTCOMES) - produced == {"soft_404"}  # decided by the extractor, not here
 
 
 def test_connections_are_kept_alive_between_fetches(web_server: WebServer) -> None:
