@@ -9,6 +9,8 @@ killed run loses at most the chunks in flight and a rerun picks up the rest.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.util
@@ -35,7 +37,7 @@ import requests
 from sqlite_utils import Database
 
 from archiver.db import save_results
-from archiver.extract import Extracted, extract
+from archiver.extract import Extracted, extract, read_extractable
 from archiver.fetch import FetchConfig, fetch, make_session
 from archiver.records import FetchResult
 from archiver.robots import RobotsCache
@@ -47,8 +49,10 @@ LOGGER = logging.getLogger(__name__)
 CAPTURED = ("ok", "redirected")
 #: URLs of one host handed to a worker at a time: small enough that a kill loses little.
 CHUNK_SIZE = 8
-#: Bodies above this are cut before extraction (trafilatura caps HTML at 10 MB anyway).
+#: Bodies above this are cut before extraction (kept until check.py uses read_extractable).
 MAX_EXTRACT_BYTES = 20_000_000
+#: After extracting a body this large, a worker returns freed memory to the system.
+TRIM_AFTER_BYTES = 1_000_000
 #: With fewer pages than this, extraction runs in the fetching threads (no process start-up).
 PROCESS_EXTRACTION_MIN_PAGES = 40
 
@@ -75,6 +79,15 @@ class UrlResult:
     capture: dict[str, Any] | None = None
     check: dict[str, Any] | None = None
     extracted: dict[str, str | None] | None = None
+    #: Extraction still running in a worker process; ``archive_host`` waits for it at the end.
+    extraction: Future[Extracted] | None = field(default=None, repr=False, compare=False)
+
+    def finish(self) -> UrlResult:
+        """Wait for the extraction (if any) and keep its columns; picklable afterwards."""
+        if self.extraction is not None:
+            self.extracted = self.extraction.result().as_dict()
+            self.extraction = None
+        return self
 
 
 @dataclass
@@ -184,18 +197,33 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _extract(result: FetchResult, pool: Executor | None) -> dict[str, str | None]:
+def _extract_and_trim(body: bytes, **kwargs: Any) -> Extracted:
+    """Extraction in a worker process; hands the memory of a big page back to the system.
+
+    glibc keeps a worker at its high-water mark after a large lxml tree otherwise.
+    """
+    extracted = extract(body, **kwargs)
+    if len(body) > TRIM_AFTER_BYTES:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return extracted
+
+
+def start_extraction(result: FetchResult, pool: Executor | None = None) -> Future[Extracted]:
+    """Extract a fetched body, in ``pool`` when given (the caller goes on fetching meanwhile)."""
     assert result.body is not None
-    body = result.body.read(MAX_EXTRACT_BYTES)
+    body = read_extractable(result.body, result.content_type)
     url = result.final_url or result.url
-    extracted: Extracted
+    kwargs: dict[str, Any] = {
+        "content_type": result.content_type,
+        "url": url,
+        "charset": result.charset,
+    }
     if pool is not None:
-        extracted = pool.submit(
-            extract, body, content_type=result.content_type, url=url, charset=result.charset
-        ).result()
-    else:
-        extracted = extract(body, content_type=result.content_type, url=url, charset=result.charset)
-    return extracted.as_dict()
+        return pool.submit(_extract_and_trim, body, **kwargs)
+    done: Future[Extracted] = Future()
+    done.set_result(extract(body, **kwargs))
+    return done
 
 
 def _unchanged_check(result: FetchResult) -> dict[str, Any]:
@@ -246,8 +274,10 @@ def _archive_one(
             "warc_offset": final.offset if final else None,
             "warc_record_id": final.record_id if final else None,
         }
-        extracted = _extract(result, pool) if captured and result.body is not None else None
-        return UrlResult(job.url, result.outcome, capture=capture, extracted=extracted)
+        done = UrlResult(job.url, result.outcome, capture=capture)
+        if captured and result.body is not None:
+            done.extraction = start_extraction(result, pool)
+        return done
     finally:
         result.close()
 
@@ -261,8 +291,9 @@ def archive_host(
 ) -> list[UrlResult]:
     """Fetch, preserve and extract URLs of one host, one after another.
 
-    Politeness (one request in flight per host, the delay, Retry-After) is kept by the fetcher's
-    per-process host throttle; robots.txt is read once per site per process.
+    With ``extract_pool``, a page is extracted while the next one is fetched. Politeness (one
+    request in flight per host, the delay, Retry-After) is kept by the fetcher's per-process
+    host throttle; robots.txt is read once per site per process.
 
     Args:
         jobs: URLs of a single host.
@@ -274,7 +305,8 @@ def archive_host(
         One ``UrlResult`` per job, in order.
     """
     writer = _writer(warc_dir)
-    return [_archive_one(job, config, writer, extract_pool) for job in jobs]
+    started = [_archive_one(job, config, writer, extract_pool) for job in jobs]
+    return [result.finish() for result in started]
 
 
 # -- the coordinator ------------------------------------------------------------------------

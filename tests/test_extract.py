@@ -11,7 +11,15 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from webserver import make_pdf
 
-from archiver.extract import MAX_HTML_BYTES, Extracted, decode_html, extract, sniff_kind
+from archiver.extract import (
+    MAX_HTML_BYTES,
+    MAX_PDF_BYTES,
+    Extracted,
+    decode_html,
+    extract,
+    read_extractable,
+    sniff_kind,
+)
 
 ARTICLE_PARAGRAPHS = [
     "The city council voted on Tuesday to extend the tram line to the northern suburbs, a "
@@ -391,3 +399,18 @@ def test_corpus_titles_found(corpus_results: list[tuple[dict[str, object], Extra
 def test_corpus_dates_found(corpus_results: list[tuple[dict[str, object], Extracted]]) -> None:
     # Measured: every page gets an ISO publication date.
     assert sum(bool(r.published) for _, r in corpus_results) >= len(corpus_results) - 2
+
+
+def test_read_extractable_stops_at_the_html_cap() -> None:
+    body = io.BytesIO(b"<html><body><p>" + b"x" * (MAX_HTML_BYTES * 3) + b"</p></body></html>")
+    assert len(read_extractable(body, "text/html")) == MAX_HTML_BYTES
+
+
+def test_read_extractable_reads_a_pdf_whole() -> None:
+    pdf = make_pdf(["A page of text"]) + b"%" * (MAX_HTML_BYTES + 10)
+    assert read_extractable(io.BytesIO(pdf), "application/pdf") == pdf
+
+
+def test_read_extractable_gives_up_on_a_pdf_over_its_cap() -> None:
+    pdf = make_pdf(["A page of text"]) + b"%" * MAX_PDF_BYTES
+    assert read_extractable(io.BytesIO(pdf), "application/pdf") == b""

@@ -275,3 +275,16 @@ def test_any_executor_can_run_the_hosts(tmp_path: Path, site: WebServer, db_path
     assert not list(warc_dir.glob("*.open"))
     for capture in db["captures"].rows:
         assert Path(capture["warc_path"]).exists()
+
+
+def test_failed_refresh_keeps_the_archived_text(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    article = write_article(tmp_path, site, ["/article-page"])
+    run_archive(article, db_path)
+    site.routes["/article-page"] = text("gone for now", status=500)
+    summary = run_archive(article, db_path, "--refresh")
+    assert summary["fetch"]["outcomes"] == {"server_error": 1}
+    source = open_db(db_path)["sources"].get(site.url("/article-page"))
+    assert source["latest_outcome"] == "server_error"
+    assert "US$1.2 billion" in source["text"]
