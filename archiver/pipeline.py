@@ -9,52 +9,37 @@ killed run loses at most the chunks in flight and a rerun picks up the rest.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
-import multiprocessing
-import multiprocessing.util
-import os
-import threading
-import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Executor,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
 from sqlite_utils import Database
 
 from archiver.db import save_results
-from archiver.extract import Extracted, extract, read_extractable
-from archiver.fetch import FetchConfig, fetch, make_session
+from archiver.extract import Extracted
+from archiver.fetch import FetchConfig, fetch
 from archiver.records import FetchResult
-from archiver.robots import RobotsCache
-from archiver.warc import RecordRef, WarcWriter, recover_open_files
+from archiver.scheduling import chunk_by_host, run_host_chunks
+from archiver.warc import WarcWriter, recover_open_files
+from archiver.workers import (
+    INLINE,
+    Extraction,
+    close_writers,
+    final_response,
+    process_writer,
+    robots_cache,
+    worker_session,
+)
 
 LOGGER = logging.getLogger(__name__)
 
 #: Outcomes that mean the page itself was captured.
 CAPTURED = ("ok", "redirected")
-#: URLs of one host handed to a worker at a time: small enough that a kill loses little.
-CHUNK_SIZE = 8
-#: Bodies above this are cut before extraction (kept until check.py uses read_extractable).
-MAX_EXTRACT_BYTES = 20_000_000
-#: After extracting a body this large, a worker returns freed memory to the system.
-TRIM_AFTER_BYTES = 1_000_000
-#: With fewer pages than this, extraction runs in the fetching threads (no process start-up).
-PROCESS_EXTRACTION_MIN_PAGES = 40
 
 
 @dataclass(frozen=True)
@@ -154,76 +139,9 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
 
 # -- the worker -----------------------------------------------------------------------------
 
-_local = threading.local()
-_shared_lock = threading.Lock()
-_writers: dict[str, WarcWriter] = {}
-_robots: dict[FetchConfig, RobotsCache] = {}
-
-
-def _session(config: FetchConfig) -> requests.Session:
-    """One session per worker thread (requests sessions are not thread-safe)."""
-    sessions: dict[FetchConfig, requests.Session] = _local.__dict__.setdefault("sessions", {})
-    if config not in sessions:
-        sessions[config] = make_session(config)
-    return sessions[config]
-
-
-def _writer(warc_dir: str) -> WarcWriter:
-    """The WARC writer of this process for ``warc_dir``, shared by its threads."""
-    with _shared_lock:
-        writer = _writers.get(warc_dir)
-        if writer is None or writer.closed:
-            writer = _writers[warc_dir] = WarcWriter(Path(warc_dir))
-            # Worker processes (a process pool, a Dask worker) never call close_writers(); close
-            # the file when the process exits so its name stops ending in ".open".
-            multiprocessing.util.Finalize(writer, writer.close, exitpriority=10)
-        return writer
-
-
-def _robots_cache(config: FetchConfig) -> RobotsCache:
-    with _shared_lock:
-        return _robots.setdefault(config, RobotsCache(config))
-
-
-def close_writers() -> None:
-    """Finish this process's WARC files (rename from ``.open``)."""
-    with _shared_lock:
-        for writer in _writers.values():
-            writer.close()
-        _writers.clear()
-
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _extract_and_trim(body: bytes, **kwargs: Any) -> Extracted:
-    """Extraction in a worker process; hands the memory of a big page back to the system.
-
-    glibc keeps a worker at its high-water mark after a large lxml tree otherwise.
-    """
-    extracted = extract(body, **kwargs)
-    if len(body) > TRIM_AFTER_BYTES:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-    return extracted
-
-
-def start_extraction(result: FetchResult, pool: Executor | None = None) -> Future[Extracted]:
-    """Extract a fetched body, in ``pool`` when given (the caller goes on fetching meanwhile)."""
-    assert result.body is not None
-    body = read_extractable(result.body, result.content_type)
-    url = result.final_url or result.url
-    kwargs: dict[str, Any] = {
-        "content_type": result.content_type,
-        "url": url,
-        "charset": result.charset,
-    }
-    if pool is not None:
-        return pool.submit(_extract_and_trim, body, **kwargs)
-    done: Future[Extracted] = Future()
-    done.set_result(extract(body, **kwargs))
-    return done
 
 
 def _unchanged_check(result: FetchResult) -> dict[str, Any]:
@@ -240,19 +158,14 @@ def _unchanged_check(result: FetchResult) -> dict[str, Any]:
     }
 
 
-def _final_response(refs: list[RecordRef]) -> RecordRef | None:
-    responses = [ref for ref in refs if ref.record_type in ("response", "revisit")]
-    return responses[-1] if responses else None
-
-
 def _archive_one(
-    job: UrlJob, config: FetchConfig, writer: WarcWriter, pool: Executor | None
+    job: UrlJob, config: FetchConfig, writer: WarcWriter, extraction: Extraction
 ) -> UrlResult:
     result = fetch(
         job.url,
-        session=_session(config),
+        session=worker_session(config),
         config=config,
-        robots=None if config.ignore_robots else _robots_cache(config),
+        robots=None if config.ignore_robots else robots_cache(config),
         etag=job.etag,
         last_modified=job.last_modified,
     )
@@ -268,7 +181,7 @@ def _archive_one(
                 refers_to_date=job.captured_at or result.captured_at,
             )
             return UrlResult(job.url, result.outcome, check=_unchanged_check(result))
-        final = _final_response(writer.write_fetch(result))
+        final = final_response(writer.write_fetch(result))
         capture = result.as_row() | {
             "warc_path": str(final.path) if final else None,
             "warc_offset": final.offset if final else None,
@@ -276,7 +189,7 @@ def _archive_one(
         }
         done = UrlResult(job.url, result.outcome, capture=capture)
         if captured and result.body is not None:
-            done.extraction = start_extraction(result, pool)
+            done.extraction = extraction.submit(result)
         return done
     finally:
         result.close()
@@ -287,11 +200,11 @@ def archive_host(
     config: FetchConfig,
     warc_dir: str,
     *,
-    extract_pool: Executor | None = None,
+    extraction: Extraction | None = None,
 ) -> list[UrlResult]:
     """Fetch, preserve and extract URLs of one host, one after another.
 
-    With ``extract_pool``, a page is extracted while the next one is fetched. Politeness (one
+    With ``extraction``, a page is extracted while the next one is fetched. Politeness (one
     request in flight per host, the delay, Retry-After) is kept by the fetcher's per-process
     host throttle; robots.txt is read once per site per process.
 
@@ -299,58 +212,17 @@ def archive_host(
         jobs: URLs of a single host.
         config: fetch options.
         warc_dir: where this process writes its WARC files.
-        extract_pool: run extraction there (processes use the other cores); inline when None.
+        extraction: the run's shared extraction pool (threads of one process); inline if None.
 
     Returns:
         One ``UrlResult`` per job, in order.
     """
-    writer = _writer(warc_dir)
-    started = [_archive_one(job, config, writer, extract_pool) for job in jobs]
+    writer = process_writer(warc_dir)
+    started = [_archive_one(job, config, writer, extraction or INLINE) for job in jobs]
     return [result.finish() for result in started]
 
 
 # -- the coordinator ------------------------------------------------------------------------
-
-
-def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
-
-
-def _chunks(jobs: list[UrlJob]) -> dict[str, deque[list[UrlJob]]]:
-    by_host: dict[str, list[UrlJob]] = defaultdict(list)
-    for job in jobs:
-        by_host[host_of(job.url)].append(job)
-    return {
-        host: deque(urls[i : i + CHUNK_SIZE] for i in range(0, len(urls), CHUNK_SIZE))
-        for host, urls in by_host.items()
-    }
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Extraction workers end when the archiver does, even after ``kill -9``.
-
-    A pool's workers otherwise wait forever for work from a parent that is gone.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _extraction_pool(pages: int) -> ProcessPoolExecutor | None:
-    """Processes for extraction when there are enough pages to pay for their start-up."""
-    cores = os.cpu_count() or 1
-    if pages < PROCESS_EXTRACTION_MIN_PAGES or cores < 2:
-        return None
-    return ProcessPoolExecutor(
-        max_workers=cores,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
-        initargs=(os.getpid(),),
-    )
 
 
 def archive_urls(
@@ -364,8 +236,8 @@ def archive_urls(
 ) -> RunStats:
     """Fetch every job, host by host in parallel, and record the results as they come.
 
-    Each host has at most one chunk in flight; the next is submitted when the previous one is
-    saved. Ctrl-C stops submitting, keeps what was saved, and marks the stats ``interrupted``.
+    Each host has at most one chunk in flight; Ctrl-C stops submitting, keeps what was saved,
+    and marks the stats ``interrupted``.
 
     Args:
         executor: where ``archive_host`` runs; a thread pool of ``config.concurrency`` if None.
@@ -375,49 +247,26 @@ def archive_urls(
     if not jobs:
         return stats
     recover_open_files(warc_dir)
-    own_executor = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=config.concurrency)
-    extract_pool = _extraction_pool(len(jobs)) if own_executor else None
-    queues = _chunks(jobs)
-    running: dict[Future[list[UrlResult]], str] = {}
+    extraction = Extraction() if executor is None else None  # processes are local only
 
-    def submit(host: str) -> None:
-        if queues[host]:
-            chunk = queues[host].popleft()
-            future = pool.submit(
-                archive_host, chunk, config, str(warc_dir), extract_pool=extract_pool
-            )
-            running[future] = host
+    def submit(chunk: list[UrlJob]) -> Future[list[UrlResult]]:
+        return pool.submit(archive_host, chunk, config, str(warc_dir), extraction=extraction)
 
-    try:
-        for host in queues:
-            submit(host)
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                host = running.pop(future)
-                try:
-                    results = future.result()
-                except Exception as error:  # a bug in one chunk must not lose the others
-                    LOGGER.exception("archiving %s failed", host)
-                    stats.errors.append(f"{host}: {error}")
-                    results = []
-                save_results(db, results)
-                for result in results:
-                    stats.done += 1
-                    stats.outcomes[result.outcome] += 1
-                    stats.unchanged += result.check is not None
-                    if on_result is not None:
-                        on_result(result, stats)
-                submit(host)
-    except KeyboardInterrupt:
-        stats.interrupted = True
-        for future in running:
-            future.cancel()
-    finally:
-        pool.shutdown(wait=not stats.interrupted, cancel_futures=True)
-        if extract_pool is not None:
-            extract_pool.shutdown(wait=True, cancel_futures=True)  # seconds at most
-        if not stats.interrupted:
-            close_writers()
+    def save(results: list[UrlResult]) -> None:
+        save_results(db, results)
+        for result in results:
+            stats.done += 1
+            stats.outcomes[result.outcome] += 1
+            stats.unchanged += result.check is not None
+            if on_result is not None:
+                on_result(result, stats)
+
+    run = run_host_chunks(chunk_by_host(jobs, lambda job: job.url), submit=submit, on_done=save)
+    stats.interrupted, stats.errors = run.interrupted, run.errors
+    pool.shutdown(wait=not run.interrupted, cancel_futures=True)
+    if extraction is not None:
+        extraction.shutdown()
+    if not run.interrupted:
+        close_writers()
     return stats

@@ -15,6 +15,7 @@ from webserver import Handler, WebServer
 
 from archiver.db import open_db
 from archiver.warc import read_records
+from archiver.workers import PROCESS_EXTRACTION_AFTER
 
 PAGE = b"<html><head><title>Slow</title></head><body><article><p>A slow page, served in a while.</p></article></body></html>"
 
@@ -61,8 +62,11 @@ def test_stopped_run_then_rerun_completes_without_duplicates(
     with (
         WebServer("127.0.0.5", {"/slow/": slow_page}) as one,
         WebServer("127.0.0.6", {"/slow/": slow_page}) as two,
+        WebServer("127.0.0.8", {"/slow/": slow_page}) as three,
     ):
-        urls = [server.url(f"/slow/{i}") for i in range(20) for server in (one, two)]
+        # Killed past PROCESS_EXTRACTION_AFTER pages, while extraction worker processes run.
+        servers = (one, two, three)
+        urls = [server.url(f"/slow/{i}") for i in range(30) for server in servers]
         article = tmp_path / "article.md"
         article.write_text(
             " ".join(f"Claim {i} [src]({u})." for i, u in enumerate(urls)), encoding="utf-8"
@@ -87,15 +91,19 @@ def test_stopped_run_then_rerun_completes_without_duplicates(
         ]
         run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
-        while captures_so_far(db_path) < 8 and time.monotonic() < deadline and run.poll() is None:
+        while (
+            captures_so_far(db_path) < PROCESS_EXTRACTION_AFTER + 8
+            and time.monotonic() < deadline
+            and run.poll() is None
+        ):
             time.sleep(0.05)
         workers = children(run.pid)
-        assert workers, "40 pages are extracted in worker processes"
+        assert workers, "extraction worker processes are running"
         os.kill(run.pid, stop)
         _, stderr = run.communicate(timeout=30)
         assert all_gone(workers, within=10), "workers must not outlive the archiver"
         stopped_at = captures_so_far(db_path)
-        assert 8 <= stopped_at < len(urls), "the stop must land mid-run"
+        assert PROCESS_EXTRACTION_AFTER + 8 <= stopped_at < len(urls), "the stop must land mid-run"
         assert list(warc_dir.glob("*.open")), "a stopped writer leaves its file open"
         if stop == signal.SIGINT:
             assert run.returncode == 130

@@ -1,0 +1,160 @@
+"""What a worker process keeps between tasks: sessions, its WARC writer, robots rules, and the
+extraction pool. Shared by the archive pipeline and the link checker.
+
+Tasks run on any ``concurrent.futures.Executor``: a thread pool shares these per process; a
+process pool or a Dask worker builds its own on first use, and closes its WARC file at exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import multiprocessing.util
+import os
+import threading
+import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from archiver.extract import Extracted, extract, read_extractable
+from archiver.fetch import FetchConfig, make_session
+from archiver.records import FetchResult
+from archiver.robots import RobotsCache
+from archiver.warc import RecordRef, WarcWriter
+
+LOGGER = logging.getLogger(__name__)
+
+#: After extracting a body this large, a worker returns freed memory to the system.
+TRIM_AFTER_BYTES = 1_000_000
+#: Extractions done in the fetching threads before worker processes are started for the rest.
+PROCESS_EXTRACTION_AFTER = 40
+
+_local = threading.local()
+_shared_lock = threading.Lock()
+_writers: dict[str, WarcWriter] = {}
+_robots: dict[FetchConfig, RobotsCache] = {}
+
+
+def worker_session(config: FetchConfig) -> requests.Session:
+    """One session per worker thread (requests sessions are not thread-safe)."""
+    sessions: dict[FetchConfig, requests.Session] = _local.__dict__.setdefault("sessions", {})
+    if config not in sessions:
+        sessions[config] = make_session(config)
+    return sessions[config]
+
+
+def process_writer(warc_dir: str) -> WarcWriter:
+    """The WARC writer of this process for ``warc_dir``, shared by its threads."""
+    with _shared_lock:
+        writer = _writers.get(warc_dir)
+        if writer is None or writer.closed:
+            writer = _writers[warc_dir] = WarcWriter(Path(warc_dir))
+            # Worker processes (a process pool, a Dask worker) never call close_writers(); close
+            # the file when the process exits so its name stops ending in ".open".
+            multiprocessing.util.Finalize(writer, writer.close, exitpriority=10)
+        return writer
+
+
+def robots_cache(config: FetchConfig) -> RobotsCache:
+    """robots.txt rules of this process, read once per site."""
+    with _shared_lock:
+        return _robots.setdefault(config, RobotsCache(config))
+
+
+def close_writers() -> None:
+    """Finish this process's WARC files (rename from ``.open``)."""
+    with _shared_lock:
+        for writer in _writers.values():
+            writer.close()
+        _writers.clear()
+
+
+def final_response(refs: list[RecordRef]) -> RecordRef | None:
+    """The record a capture row points at: the last response (or revisit) of the chain."""
+    responses = [ref for ref in refs if ref.record_type in ("response", "revisit")]
+    return responses[-1] if responses else None
+
+
+def exit_with_parent(parent: int) -> None:
+    """Extraction workers end when the archiver does, even after ``kill -9``.
+
+    A pool's workers otherwise wait forever for work from a parent that is gone.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _extract_and_trim(body: bytes, **kwargs: Any) -> Extracted:
+    """Extraction in a worker process; hands the memory of a big page back to the system.
+
+    glibc keeps a worker at its high-water mark after a large lxml tree otherwise.
+    """
+    extracted = extract(body, **kwargs)
+    if len(body) > TRIM_AFTER_BYTES:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return extracted
+
+
+class Extraction:
+    """Extraction inline at first, in worker processes once a run turns out to need many.
+
+    Most runs extract little (a check of unchanged pages extracts nothing), so processes are not
+    started up front; a run with many pages gets every core for trafilatura, which would
+    otherwise hold the GIL the fetching threads need, and the fetching threads go on with their
+    host's next URL while a page is extracted.
+
+    Args:
+        after: extractions done inline before the pool starts; None: always inline.
+    """
+
+    def __init__(self, after: int | None = PROCESS_EXTRACTION_AFTER) -> None:
+        self.after = after
+        self.count = 0
+        self.pool: Executor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, result: FetchResult) -> Future[Extracted]:
+        """Extract ``result``'s body (read now, so the result may be closed before it is done)."""
+        assert result.body is not None
+        result.body.seek(0)
+        body = read_extractable(result.body, result.content_type)
+        kwargs: dict[str, Any] = {
+            "content_type": result.content_type,
+            "url": result.final_url or result.url,
+            "charset": result.charset,
+        }
+        with self._lock:
+            self.count += 1
+            if self.pool is None and self.count == self.after and (os.cpu_count() or 1) > 1:
+                self.pool = ProcessPoolExecutor(
+                    max_workers=os.cpu_count(),
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=exit_with_parent,
+                    initargs=(os.getpid(),),
+                )
+            pool = self.pool
+        if pool is not None:
+            return pool.submit(_extract_and_trim, body, **kwargs)
+        done: Future[Extracted] = Future()
+        done.set_result(extract(body, **kwargs))
+        return done
+
+    def shutdown(self) -> None:
+        """Wait for running extractions (seconds at most) and stop the workers."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: For tasks run without a shared Extraction (another executor): always inline.
+INLINE = Extraction(after=None)
