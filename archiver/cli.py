@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,9 +21,22 @@ from sqlite_utils import Database
 
 from archiver import __version__
 from archiver.archive import fetch_summary, ingest_sources
+from archiver.check import (
+    CheckConfig,
+    CheckJob,
+    CheckResult,
+    CheckStats,
+    check_frontier,
+    check_summary,
+    check_urls,
+    parse_duration,
+)
 from archiver.db import DEFAULT_DB, open_db
+from archiver.evidence import AnnotateStats
+from archiver.evidence import annotate as annotate_evidence
 from archiver.fetch import FetchConfig
 from archiver.pipeline import RunStats, UrlResult, archive_urls, frontier
+from archiver.report import write_report
 
 DEFAULT_WARC_DIR = Path("db/warc")
 METADATA_CANDIDATES = (Path("metadata.json"), Path(__file__).resolve().parent / "metadata.json")
@@ -193,15 +207,35 @@ def archive(
         stats = _fetch_with_progress(
             db, report.article_ids, fetch_config, warc_dir, refresh, console
         )
+        # Also covers citations of URLs captured earlier, which were not fetched again.
+        evidence = annotate_evidence(db, article_ids=report.article_ids)
     except KeyboardInterrupt:
         _interrupted("nothing was half-written")
+    if report.article_ids:
+        _print_labels(console, evidence)
     if as_json:
-        summary = {"db": str(db_path), "articles": report.articles, "errors": report.errors}
-        click.echo(json.dumps(summary | {"fetch": fetch_summary(stats)}, indent=2))
+        summary: dict[str, Any] = {
+            "db": str(db_path),
+            "articles": report.articles,
+            "errors": report.errors,
+            "fetch": fetch_summary(stats),
+            "evidence": evidence.as_dict(),
+        }
+        click.echo(json.dumps(summary, indent=2))
     if stats.interrupted:
         _interrupted(f"{stats.done} of {stats.urls} cited URLs saved")
     if report.errors:
         sys.exit(2 if report.usage_error else 1)
+
+
+def _print_labels(console: Console, stats: AnnotateStats) -> None:
+    """How many citations each evidence label got."""
+    table = Table(title=f"Evidence for {stats.citations} citations", title_justify="left")
+    table.add_column("label")
+    table.add_column("citations", justify="right")
+    for label, count in stats.labels.items():
+        table.add_row(label, str(count))
+    console.print(table)
 
 
 def _interrupted(progress: str) -> NoReturn:
@@ -232,6 +266,7 @@ def _fetch_with_progress(
         TextColumn("{task.fields[outcomes]}"),
         console=console,
         transient=True,
+        disable=console.quiet,  # --silent: no refresh thread either
     ) as progress:
         task = progress.add_task("fetch", total=len(jobs), outcomes="")
 
@@ -296,3 +331,205 @@ def serve(db_path: Path, port: int, metadata: Path | None) -> None:
         sys.exit(subprocess.call(command))
     except KeyboardInterrupt:
         sys.exit(0)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+
+
+@cli.command()
+@db_option
+@warc_dir_option
+@fetch_options
+@click.option(
+    "--article",
+    "article_ids",
+    type=int,
+    multiple=True,
+    help="Only the links this article cites (repeatable).",
+)
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    callback=_duration,
+    help="Only links not checked within DURATION: 30m, 12h, 7d, 2w.",
+)
+@click.option("--fail-on-rot", is_flag=True, help="Exit with 1 when a link is dead (CI gate).")
+@click.option(
+    "--dead-after",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Failing checks in a row before a link is dead...",
+)
+@click.option(
+    "--dead-days",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    help="...spread over at least this many days.",
+)
+@output_options
+def check(
+    db_path: Path,
+    warc_dir: Path,
+    fetch_config: FetchConfig,
+    article_ids: tuple[int, ...],
+    older_than: timedelta | None,
+    fail_on_rot: bool,
+    dead_after: int,
+    dead_days: float,
+    as_json: bool,
+    silent: bool,
+    verbose: int,
+) -> None:
+    """Check every cited link: dead, soft 404, blocked or drifted; keep pages that changed.
+
+    Revisits each cited URL with a GET (conditional on the last capture), records one check
+    per URL, captures pages whose text changed (WARC + capture), and updates each source's link
+    status from its check history. One failed check never makes a link dead.
+
+    \b
+    Example:
+        archiver check --older-than 7d --fail-on-rot
+    """
+    _setup_logging(verbose)
+    console = Console(stderr=True, quiet=silent)
+    if not db_path.exists():
+        raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
+    db = open_db(db_path)
+    known = {row["id"] for row in db.query("select id from articles")}
+    missing = sorted(set(article_ids) - known)
+    if missing:
+        raise click.BadParameter(f"no article {missing[0]} in {db_path}", param_hint="--article")
+    jobs = check_frontier(db, article_ids=article_ids, older_than=older_than)
+    try:
+        stats = _check_with_progress(
+            db, jobs, CheckConfig(fetch_config), warc_dir, console, dead_after, dead_days
+        )
+    except KeyboardInterrupt:
+        _interrupted("nothing was half-written")
+    summary = check_summary(stats, db, article_ids)
+    if as_json:
+        click.echo(json.dumps({"db": str(db_path)} | summary, indent=2))
+    _print_check_summary(console, summary)
+    if stats.interrupted:
+        _interrupted(f"{stats.done} of {stats.urls} links checked and saved")
+    if fail_on_rot and summary["dead"]:
+        raise click.ClickException(f"{len(summary['dead'])} dead link(s): {summary['dead'][0]}")
+
+
+def _check_with_progress(
+    db: Database,
+    jobs: list[CheckJob],
+    config: CheckConfig,
+    warc_dir: Path,
+    console: Console,
+    dead_after: int,
+    dead_days: float,
+) -> CheckStats:
+    """Check the links with a progress bar showing counts per outcome."""
+    with Progress(
+        TextColumn("Checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[outcomes]}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("check", total=len(jobs), outcomes="")
+
+        def advance(result: CheckResult, stats: CheckStats) -> None:
+            counts = " ".join(f"{k}={v}" for k, v in sorted(stats.outcomes.items()))
+            progress.update(task, completed=stats.done, outcomes=counts)
+
+        return check_urls(
+            db,
+            jobs,
+            config=config,
+            warc_dir=warc_dir,
+            on_result=advance,
+            min_failures=dead_after,
+            min_days=dead_days,
+        )
+
+
+def _print_check_summary(console: Console, summary: dict[str, Any]) -> None:
+    """Two tables: this run's outcomes, and the link status of every selected link."""
+    for title, counts in (
+        ("Checked links by outcome", summary["outcomes"]),
+        ("Link status", summary["link_status"]),
+    ):
+        table = Table(title=title, title_justify="left", min_width=len(title))
+        table.add_column(title.split()[-1])
+        table.add_column("links", justify="right")
+        for key, count in sorted(counts.items(), key=lambda item: -item[1]):
+            table.add_row(key, str(count))
+        console.print(table)
+    console.print(
+        f"{summary['captured']} changed page(s) captured; {summary['extracted']} of "
+        f"{summary['done']} checks needed text extraction"
+    )
+    for url in summary["dead"]:
+        console.print(f"[red]dead[/] {url}", soft_wrap=True)
+    for error in summary["internal_errors"]:
+        console.print(f"[red]internal error[/] {error}")
+
+
+@cli.command("report")
+@db_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="HTML file to write.",
+)
+def report_command(db_path: Path, output: Path) -> None:
+    """Write a static HTML page of link health: status per article, checks over time.
+
+    One self-contained file (inline SVG, no scripts): open it anywhere, attach it to a CI run.
+
+    \b
+    Example:
+        archiver report --output report.html
+    """
+    if not db_path.exists():
+        raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
+    path = write_report(open_db(db_path), output)
+    click.echo(f"Wrote {path}", err=True)
+
+
+@cli.command("annotate")
+@db_option
+@click.option(
+    "--article", "article_ids", type=int, multiple=True, help="Only this article id (repeatable)."
+)
+@output_options
+def annotate_command(
+    db_path: Path, article_ids: tuple[int, ...], as_json: bool, silent: bool, verbose: int
+) -> None:
+    """Find the passage of each cited source that backs its claim, and label it.
+
+    Labels: supported, partial (a number, name or negation differs or is missing), not_found,
+    unavailable (no text captured). 'archiver archive' does this after fetching; run it again
+    to recompute the evidence of existing captures.
+
+    \b
+    Example:
+        archiver annotate --db db/citations.db
+    """
+    _setup_logging(verbose)
+    if not db_path.exists():
+        raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
+    stats = annotate_evidence(open_db(db_path), article_ids=article_ids or None)
+    _print_labels(Console(stderr=True, quiet=silent), stats)
+    if as_json:
+        click.echo(json.dumps({"db": str(db_path), **stats.as_dict()}, indent=2))

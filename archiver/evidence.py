@@ -1,0 +1,649 @@
+"""Evidence: the passage of each archived source that backs its citation's claim, and a label.
+
+A fact-checker asks "does the source really say US$30 billion?". For every citation the source's
+extracted text is split into passages (a sentence with one neighbour on each side, so the reader
+sees it in context), the passages are ranked against the claim with Okapi BM25 (the claim's
+words, the anchor text weighted up, the claim's neighbouring sentences weighted down, as Meta's
+SIDE verifier reads a claim in its context), and the best one is checked for what matters to a
+fact-checker: are the claim's numbers, amounts, years and names in it, and is it negated alike?
+
+Labels: ``supported`` (the passage says it), ``partial`` (on topic, but a number, name or
+negation differs or is missing, or too few of the claim's words are there), ``not_found``
+(nothing in the source comes close), ``unavailable`` (no text was captured). The thresholds are
+measured on the developer corpus by ``bench/evidence_eval.py``; bench/README.md has the figures.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import re
+import time
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlite_utils import Database
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = [
+    "AnnotateStats",
+    "Evidence",
+    "Facts",
+    "Passage",
+    "PassageIndex",
+    "ScoredPassage",
+    "annotate",
+    "facts",
+    "find_evidence",
+    "judge",
+    "passages",
+    "rank",
+]
+
+#: Stored in ``evidence.method``; bump the version when ranking or labelling changes.
+METHOD = "bm25+facts/1"
+LABELS = ("supported", "partial", "not_found", "unavailable")
+#: Capture outcomes whose text can be evidence (as in pipeline.CAPTURED).
+CAPTURED = ("ok", "redirected")
+
+#: BM25 parameters: the usual values, which SQLite FTS5's bm25() uses too.
+K1 = 1.2
+B = 0.75
+#: Sentences on each side of the best sentence that a passage shows.
+WINDOW = 1
+#: A sentence's rank adds this share of its neighbours' BM25 scores, so a claim spread over two
+#: sentences still finds them, while the sentence that says it most stays in the middle.
+NEIGHBOUR_WEIGHT = 0.3
+#: Extra query weight of anchor-text words (the claim's own words weigh 1).
+ANCHOR_BOOST = 0.5
+#: Query weight of words that only the claim's neighbouring sentences have.
+CONTEXT_WEIGHT = 0.2
+#: Coverage (the IDF-weighted share of the claim's words found in the passage, 0..1) below which
+#: the source is taken not to back the claim at all. Measured: see bench/README.md.
+NOT_FOUND_BELOW = 0.3
+#: Coverage from which a passage with all the claim's numbers and names counts as saying it.
+SUPPORTED_FROM = 0.5
+#: Citations written per transaction.
+BATCH_SIZE = 500
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves s t d ll m re ve said says say per cent percent""".split()
+)
+#: Words that turn a statement around (English, Portuguese, Spanish, French, German, Russian).
+NEGATIONS = frozenset(
+    """not no never none nor cannot without não nunca nem ningún jamais pas ne nicht kein
+    keine nie не нет никогда ни""".split()
+)
+NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+        fifteen sixteen seventeen eighteen nineteen twenty""".split()
+    )
+    if value >= 2  # "one" is mostly not a number ("one of the", "no one")
+} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
+NUMBER_WORDS |= {"ninety": 90, "hundred": 100, "dozen": 12}
+SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+SCALES |= {"k": 1e3, "m": 1e6, "mn": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12}
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
+_TOKEN = re.compile(
+    rf"(?P<acronym>(?:[^\W\d_]\.){{2,}})"  # U.S., e.g.
+    rf"|(?P<cjk>[{_CJK}]+)"  # Chinese, Japanese, Korean: character bigrams
+    rf"|(?P<number>\d+(?:[.,]\d+)*[^\W_{_CJK}]*)"  # 2,300  27.2  4K  2020s
+    rf"|(?P<word>[^\W_{_CJK}]+)"
+)
+_NUMBER = re.compile(
+    r"(?<![\w.,])(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<dec>\d+))?"
+    r"(?:(?P<attached>bn|mn|tn|[kmb])(?![^\W\d_])|\s+(?P<scale>thousand|million|billion|trillion)\b)?"
+    rf"|\b(?P<words>{'|'.join(NUMBER_WORDS)})\b(?:[\s-]+(?P<wscale>thousand|million|billion)\b)?",
+    re.IGNORECASE,
+)
+_NEGATED_VERB = re.compile(r"n['’]t\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*\s+|\n+")
+#: A sentence ends at . ! ? before a space and a capital, digit or opening quote; at 。！？; and
+#: at a line break (extracted text has one paragraph per line).
+_BOUNDARY = re.compile(
+    r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[^\W_a-z])|[。！？]+[」』）)\"”’]*|\n+"
+)
+_LAST_WORD = re.compile(r"([^\W\d_]+(?:\.[^\W\d_]+)*)\.$")
+#: Words whose full stop does not end a sentence.
+ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof gov sen rep gen col lt sgt capt cmdr adm st jr sr co corp inc ltd vs
+    jan feb mar apr jun jul aug sep sept oct nov dec figs vol eds pp ca approx dept est mt ft al
+    e.g i.e u.s u.k u.n a.m p.m calif fla ariz colo conn mich minn tenn""".split()
+)
+_SPACES = re.compile(r"\s+")
+
+
+# -- words, numbers and names --------------------------------------------------------------
+
+
+def _stem(token: str) -> str:
+    """Light suffix stripping, so "arrested"/"arresting" and "plane"/"planes" meet."""
+    if token.isascii() and token.isalpha() and len(token) > 4:
+        if token.endswith("ies") and len(token) > 5:
+            token = token[:-3] + "y"
+        elif token.endswith("s") and not token.endswith(("ss", "us", "is")):
+            token = token[:-1]
+        if token.endswith("ing") and len(token) > 6:
+            token = token[:-3]
+        elif token.endswith("ed") and len(token) > 5:
+            token = token[:-2]
+        if token.endswith("e") and len(token) > 4:
+            token = token[:-1]
+    elif len(token) > 5 and "\u0400" <= token[0] <= "\u04ff":
+        token = token[:5]  # Russian endings change with case: compare stems of five letters
+    return token
+
+
+def _token_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """Every normalised token of ``text`` with its character span (stopwords included)."""
+    for match in _TOKEN.finditer(text):
+        kind, start = match.lastgroup, match.start()
+        surface = match.group()
+        if kind == "cjk":
+            if len(surface) == 1:
+                yield surface, start, start + 1
+            for i in range(len(surface) - 1):
+                yield surface[i : i + 2], start + i, start + i + 2
+            continue
+        token = unicodedata.normalize("NFKC", surface).casefold()
+        if kind == "acronym":
+            token = token.replace(".", "")
+        elif kind == "number":
+            token = token.replace(",", "")
+        yield _stem(token), start, match.end()
+
+
+def terms(text: str) -> list[str]:
+    """The words BM25 ranks with: lower-cased, lightly stemmed, stopwords left out."""
+    return [token for token, _, _ in _token_spans(text) if token not in STOPWORDS]
+
+
+def _number_spans(text: str) -> Iterator[tuple[float, int, int]]:
+    for match in _NUMBER.finditer(text):
+        if match.group("words"):
+            value = float(NUMBER_WORDS[match.group("words").lower()])
+            scale = match.group("wscale")
+        else:
+            digits = unicodedata.normalize("NFKC", match.group("int")).replace(",", "")
+            value = float(digits + ("." + match.group("dec") if match.group("dec") else ""))
+            scale = match.group("attached") or match.group("scale")
+        if scale:
+            value *= SCALES[scale.lower()]
+        yield round(value, 6), match.start(), match.end()
+
+
+def numbers(text: str) -> set[float]:
+    """Values of the numbers in ``text``: "US$30 billion", "$30bn" and "30,000 million" agree."""
+    return {value for value, _, _ in _number_spans(text)}
+
+
+def _negations(text: str) -> int:
+    words = [token for token, _, _ in _token_spans(text)]
+    return sum(token in NEGATIONS for token in words) + len(_NEGATED_VERB.findall(text))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a claim asserts that a fact-checker checks one by one."""
+
+    numbers: dict[float, str]  # value -> as written
+    names: dict[str, str]  # normalised token -> as written
+    negations: int
+
+    @property
+    def years(self) -> list[str]:
+        return [text for value, text in self.numbers.items() if 1000 <= value <= 2100]
+
+
+def facts(claim: str) -> Facts:
+    """Numbers (amounts, percentages, years, counts), names and negations of a claim.
+
+    Names are capitalised words that are not stopwords; the claim's first word counts only when
+    it cannot be mere sentence case ("SpaceX", "NASA", or a name of two capitalised words).
+    """
+    found_numbers: dict[float, str] = {}
+    for value, start, end in _number_spans(claim):
+        found_numbers.setdefault(value, claim[start:end])
+    words = [m for m in _TOKEN.finditer(claim) if m.lastgroup in ("word", "acronym")]
+    names: dict[str, str] = {}
+    for i, match in enumerate(words):
+        surface = match.group()
+        if not surface[0].isupper():
+            continue
+        if i == 0 and match.start() == _first_word_start(claim):
+            following = words[1].group() if len(words) > 1 else ""
+            inner_capital = any(c.isupper() for c in surface[1:])
+            if not (inner_capital or following[:1].isupper()):
+                continue
+        token = _stem(unicodedata.normalize("NFKC", surface).casefold().replace(".", ""))
+        if token not in STOPWORDS:
+            names.setdefault(token, surface)
+    return Facts(numbers=found_numbers, names=names, negations=_negations(claim))
+
+
+def _first_word_start(text: str) -> int:
+    match = re.search(r"[^\W\d_]", text)
+    return match.start() if match else -1
+
+
+# -- passages and ranking ---------------------------------------------------------------------
+
+
+def _collapse(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A sentence of the source (``sentence``) shown with its neighbours (``text``)."""
+
+    index: int
+    start: int  # of the window in the source text
+    end: int
+    sentence: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ScoredPassage:
+    """A passage ranked against a claim: BM25 ``score`` and ``coverage`` of the claim (0..1)."""
+
+    passage: Passage
+    score: float
+    coverage: float
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text``: a punctuation split that knows abbreviations.
+
+    pysbd (which splits claims) takes about 15 ms for a 4,000-character page, 95 % of
+    ``annotate``'s time; this takes 0.25 ms and agrees on 95 % of the corpus's sentence ends (it
+    also splits inside quoted speech, which pysbd keeps whole, and that the window mends).
+    """
+    spans, start = [], 0
+    for match in _BOUNDARY.finditer(text):
+        if text[match.start()] == ".":
+            word = _LAST_WORD.search(text, max(0, match.start() - 20), match.start() + 1)
+            if word and (len(word.group(1)) == 1 or word.group(1).lower() in ABBREVIATIONS):
+                continue  # "Gov. Kristi Noem", "J. Smith", "U.S. officials"
+        spans.append(_trimmed(text, start, match.end()))
+        start = match.end()
+    spans.append(_trimmed(text, start, len(text)))
+    return [(s, e) for s, e in spans if e > s]
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def passages(text: str, *, window: int = WINDOW) -> list[Passage]:
+    """Split a source's text into sentences, each with ``window`` neighbours on either side."""
+    spans = split_sentences(text)
+    result = []
+    for i, (start, end) in enumerate(spans):
+        lo = spans[max(0, i - window)][0]
+        hi = spans[min(len(spans) - 1, i + window)][1]
+        result.append(Passage(i, lo, hi, _collapse(text[start:end]), _collapse(text[lo:hi])))
+    return result
+
+
+class PassageIndex:
+    """BM25 statistics of one source's sentences, built once and ranked against many claims.
+
+    BM25 is computed here rather than by SQLite FTS5's bm25() or a library (rank-bm25, bm25s)
+    because the query's words carry weights (anchor up, context down) and the labels need the
+    same IDF for coverage; FTS5 offers neither, and a few hundred sentences need no sparse
+    matrices. The formula is Okapi BM25 with Lucene's non-negative IDF.
+    """
+
+    def __init__(self, items: Sequence[Passage]):
+        self.passages = list(items)
+        self.terms = [terms(p.sentence) for p in self.passages]
+        self.lengths = [len(t) for t in self.terms]
+        self.avgdl = sum(self.lengths) / len(self.lengths) if self.lengths else 0.0
+        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for i, words in enumerate(self.terms):
+            for term, count in Counter(words).items():
+                self.postings[term].append((i, count))
+
+    @classmethod
+    def from_text(cls, text: str) -> PassageIndex:
+        return cls(passages(text))
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def idf(self, term: str) -> float:
+        """BM25's IDF, never negative; a word the source lacks weighs most."""
+        n, df = len(self.passages), len(self.postings.get(term, ()))
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def bm25(self, query: dict[str, float]) -> dict[int, float]:
+        """Okapi BM25 of every sentence that shares a word with the weighted query."""
+        scores: dict[int, float] = defaultdict(float)
+        for term, weight in query.items():
+            idf = self.idf(term)
+            for i, tf in self.postings.get(term, ()):
+                norm = K1 * (1 - B + B * self.lengths[i] / (self.avgdl or 1))
+                scores[i] += weight * idf * tf * (K1 + 1) / (tf + norm)
+        return scores
+
+    def window_terms(self, index: int, window: int = WINDOW) -> set[str]:
+        lo, hi = max(0, index - window), min(len(self.terms), index + window + 1)
+        return {term for words in self.terms[lo:hi] for term in words}
+
+    def coverage(self, claim_terms: Iterable[str], index: int) -> float:
+        """IDF-weighted share of the claim's words that the passage around ``index`` has."""
+        wanted = set(claim_terms)
+        total = sum(self.idf(t) for t in wanted)
+        if not total:
+            return 0.0
+        have = self.window_terms(index)
+        return sum(self.idf(t) for t in wanted & have) / total
+
+
+def _neighbours(claim: str, context: str | None) -> str:
+    """The sentences just before and after the claim in its paragraph (cheap regex split)."""
+    if not context:
+        return ""
+    paragraph = _collapse(context)
+    at = paragraph.find(claim)
+    if at < 0:
+        return ""
+    before, after = paragraph[:at].rstrip(), paragraph[at + len(claim) :]
+    ends = list(_SENTENCE_END.finditer(before[:-1]))
+    previous = before[ends[-1].end() :] if ends else before
+    following = _SENTENCE_END.search(after.lstrip())
+    following_text = after.lstrip()[: following.start() if following else None]
+    return f"{previous[-300:]} {following_text[:300]}"
+
+
+def query_weights(
+    claim: str, *, anchor: str | None = None, context: str | None = None
+) -> dict[str, float]:
+    """Claim words weigh 1, anchor words ANCHOR_BOOST more, neighbour-only words CONTEXT_WEIGHT."""
+    weights = dict.fromkeys(terms(claim), 1.0)
+    for term in set(terms(anchor or "")):
+        weights[term] = weights.get(term, 0.0) + ANCHOR_BOOST
+    for term in set(terms(_neighbours(claim, context))):
+        weights.setdefault(term, CONTEXT_WEIGHT)
+    return weights
+
+
+def rank(
+    claim: str,
+    index: PassageIndex,
+    *,
+    anchor: str | None = None,
+    context: str | None = None,
+    limit: int = 5,
+) -> list[ScoredPassage]:
+    """The ``limit`` passages of the source that best match the claim, best first.
+
+    Args:
+        claim: the sentence that carries the link.
+        index: the source's passages (``PassageIndex.from_text``).
+        anchor: the link text; its words weigh more.
+        context: the claim's paragraph; its neighbouring sentences break ties.
+    """
+    scores = index.bm25(query_weights(claim, anchor=anchor, context=context))
+    combined = {
+        i: score + NEIGHBOUR_WEIGHT * (scores.get(i - 1, 0.0) + scores.get(i + 1, 0.0))
+        for i, score in scores.items()
+    }
+    best = sorted(combined, key=lambda i: (-combined[i], i))[:limit]
+    claim_terms = terms(claim)
+    return [
+        ScoredPassage(index.passages[i], combined[i], index.coverage(claim_terms, i)) for i in best
+    ]
+
+
+# -- labels -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one source says about one claim; shaped like an ``evidence`` row."""
+
+    label: str
+    passage: str | None = None
+    score: float | None = None
+    method: str = METHOD
+    missing: str | None = None  # the claim's numbers and names the passage lacks
+    passage_html: str | None = None  # the passage with the claim's words in <mark>
+    claim_html: str | None = None  # the claim, escaped, with the words the passage has in <mark>
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "passage": self.passage,
+            "score": self.score,
+            "label": self.label,
+            "method": self.method,
+            "missing": self.missing,
+            "passage_html": self.passage_html,
+            "claim_html": self.claim_html,
+        }
+
+
+def highlight(text: str, words: set[str], values: set[float]) -> str:
+    """``text`` as HTML, with the given words and numbers in <mark>; everything else escaped."""
+    marks = [(s, e) for token, s, e in _token_spans(text) if token in words]
+    marks += [(s, e) for value, s, e in _number_spans(text) if value in values]
+    merged: list[list[int]] = []
+    for start, end in sorted(marks):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        out += [html.escape(text[at:start]), "<mark>", html.escape(text[start:end]), "</mark>"]
+        at = end
+    out.append(html.escape(text[at:]))
+    return "".join(out)
+
+
+def judge(
+    claim: str,
+    best: ScoredPassage | None,
+    *,
+    not_found_below: float = NOT_FOUND_BELOW,
+    supported_from: float = SUPPORTED_FROM,
+) -> Evidence:
+    """Label the best passage for a claim (see the module docstring for the labels).
+
+    Every number of the claim must be in the passage by value and every name by word, and the
+    passage's sentence must be negated as often as the claim, for ``supported``. The thresholds
+    are parameters only so that the benchmark can sweep them.
+    """
+    if best is None or best.coverage < not_found_below:
+        score = round(best.coverage, 3) if best else 0.0
+        return Evidence("not_found", score=score, claim_html=html.escape(claim))
+    text = best.passage.text
+    claim_facts = facts(claim)
+    have_values = numbers(text)
+    have_words = {token for token, _, _ in _token_spans(text)}
+    missing = [w for v, w in claim_facts.numbers.items() if v not in have_values]
+    missing += [w for token, w in claim_facts.names.items() if token not in have_words]
+    negation_differs = claim_facts.negations != _negations(best.passage.sentence)
+    if missing or negation_differs or best.coverage < supported_from:
+        label = "partial"
+    else:
+        label = "supported"
+    notes = missing + (["negation"] if negation_differs else [])
+    claim_words = set(terms(claim))
+    shared = claim_words & set(terms(text))
+    shared_values = set(claim_facts.numbers) & have_values
+    return Evidence(
+        label,
+        passage=text,
+        score=round(best.coverage, 3),
+        missing="; ".join(notes) or None,
+        passage_html=highlight(text, shared, shared_values),
+        claim_html=highlight(claim, shared, shared_values),
+    )
+
+
+def find_evidence(
+    claim: str, index: PassageIndex, *, anchor: str | None = None, context: str | None = None
+) -> Evidence:
+    """Rank the source's passages for the claim and label the best one."""
+    ranked = rank(claim, index, anchor=anchor, context=context, limit=1)
+    return judge(claim, ranked[0] if ranked else None)
+
+
+# -- the database -----------------------------------------------------------------------------
+
+
+@dataclass
+class AnnotateStats:
+    """What ``annotate`` did, for the CLI's summary."""
+
+    citations: int = 0
+    sources: int = 0
+    labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "citations": self.citations,
+            "sources": self.sources,
+            "labels": dict(self.labels),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _selection(
+    citation_ids: Iterable[int] | None,
+    urls: Iterable[str] | None,
+    article_ids: Iterable[int] | None,
+) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for column, values in (("id", citation_ids), ("url", urls), ("article_id", article_ids)):
+        if values is not None:
+            chosen = list(values)
+            clauses.append(f"c.{column} in ({', '.join('?' for _ in chosen)})")
+            params += chosen
+    return (" where " + " and ".join(clauses)) if clauses else "", params
+
+
+def annotate(
+    db: Database,
+    *,
+    citation_ids: Iterable[int] | None = None,
+    urls: Iterable[str] | None = None,
+    article_ids: Iterable[int] | None = None,
+    on_progress: Callable[[AnnotateStats], None] | None = None,
+) -> AnnotateStats:
+    """Compute and store the evidence of citations, against the latest good capture of each.
+
+    Each source is split once for all its citations. A citation gets one row per capture
+    (older captures keep theirs, as a history); a citation without a captured text gets one
+    ``unavailable`` row, with no capture when there is none. Rerunning replaces, never adds.
+
+    Args:
+        db: the archive.
+        citation_ids, urls, article_ids: only these citations (all given filters apply);
+            every citation when all are None.
+        on_progress: called after each batch is written.
+
+    Returns:
+        Counts by label.
+    """
+    started = time.perf_counter()
+    where, params = _selection(citation_ids, urls, article_ids)
+    rows = list(
+        db.query(
+            "select c.id, c.claim, c.anchor_text, c.context, c.url, (select max(k.id) from "
+            f"captures k where k.url = c.url and k.outcome in {CAPTURED}) as capture_id "
+            f"from citations c{where} order by c.url is null, c.url, c.id",
+            params,
+        )
+    )
+    stats = AnnotateStats()
+    per_capture_text = db["capture_texts"].exists()
+    batch: list[tuple[dict[str, Any], Evidence]] = []
+    url: str | None = None
+    index: PassageIndex | None = None
+    for row in rows:
+        if row["url"] is not None and row["url"] != url:
+            url = row["url"]
+            index = _load_index(db, url, row["capture_id"], per_capture_text)
+            stats.sources += 1
+        if row["url"] is None or index is None or not row["claim"]:
+            evidence = Evidence("unavailable", claim_html=html.escape(row["claim"] or ""))
+        else:
+            evidence = find_evidence(
+                row["claim"], index, anchor=row["anchor_text"], context=row["context"]
+            )
+        batch.append((row, evidence))
+        stats.citations += 1
+        stats.labels[evidence.label] += 1
+        if len(batch) >= BATCH_SIZE:
+            _save(db, batch)
+            batch.clear()
+            if on_progress is not None:
+                on_progress(stats)
+    _save(db, batch)
+    stats.seconds = time.perf_counter() - started
+    LOGGER.info("evidence for %d citations of %d sources", stats.citations, stats.sources)
+    return stats
+
+
+def _load_index(
+    db: Database, url: str, capture_id: int | None, per_capture_text: bool
+) -> PassageIndex | None:
+    """The passages of the capture's own text when it is kept, else of the source's text."""
+    if capture_id is None:
+        return None
+    text = None
+    if per_capture_text:
+        row = next(
+            db.query("select text from capture_texts where capture_id = ?", [capture_id]), None
+        )
+        text = row["text"] if row else None
+    if text is None:
+        row = next(db.query("select text from sources where url = ?", [url]), None)
+        text = row["text"] if row else None
+    return PassageIndex.from_text(text) if text and text.strip() else None
+
+
+def _save(db: Database, batch: list[tuple[dict[str, Any], Evidence]]) -> None:
+    """Replace each citation's row for its capture, and drop rows that no longer apply.
+
+    SQLite lets a primary-key column hold NULL (and NULLs never collide), so the row of a
+    citation without a capture is deleted and inserted rather than upserted. Rows of captures
+    of another URL (the citation's link was changed) are dropped too.
+    """
+    if not batch:
+        return
+    with db.atomic():
+        for row, _ in batch:
+            db.execute(
+                "delete from evidence where citation_id = ? and (capture_id is null "
+                "or capture_id = ? or capture_id not in (select id from captures where url = ?))",
+                [row["id"], row["capture_id"], row["url"]],
+            )
+        db.table("evidence").insert_all(
+            {"citation_id": row["id"], "capture_id": row["capture_id"], **evidence.as_dict()}
+            for row, evidence in batch
+        )

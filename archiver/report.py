@@ -1,0 +1,366 @@
+"""Link health at a glance: counts from the check history, and ``archiver report``'s HTML page.
+
+The page is one self-contained HTML file with inline SVG charts drawn here (no JavaScript, no
+fonts or scripts from the network), so it opens from a file, a mail attachment or a CI artifact
+years later: link status per article, checks over time by outcome, and the lists an editor acts
+on (dead links with the claim they supported and the capture to use instead, drifted sources).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = [
+    "ReportData",
+    "dead_links",
+    "render_html",
+    "report_data",
+    "status_counts",
+    "write_report",
+]
+
+#: Link statuses in the order charts stack them, with their colours (colour-blind safe, Okabe-Ito).
+STATUS_COLOURS = {
+    "alive": "#009E73",
+    "drifted": "#E69F00",
+    "suspect": "#F0E442",
+    "blocked": "#56B4E9",
+    "dead": "#D55E00",
+    "unchecked": "#BBBBBB",
+}
+#: Check outcomes grouped for the timeline.
+OUTCOME_GROUPS = {
+    "alive": "#009E73",
+    "drifted": "#E69F00",
+    "blocked": "#56B4E9",
+    "soft 404": "#CC79A7",
+    "failing": "#D55E00",
+}
+_BLOCKED = {"blocked", "blocked_by_robots", "rate_limited", "blocked_private_address"}
+_ALIVE = {"ok", "redirected", "too_large"}
+MAX_DAYS = 90  # more distinct days than this: the timeline counts by ISO week
+
+
+def _article_filter(article_ids: Iterable[int] | None) -> tuple[str, list[Any]]:
+    ids = list(article_ids or [])
+    if not ids:
+        return "", []
+    return f" and citations.article_id in ({', '.join('?' for _ in ids)})", ids
+
+
+def status_counts(db: Database, *, article_ids: Iterable[int] | None = None) -> dict[str, int]:
+    """Distinct cited URLs per link status (``unchecked`` for those never checked)."""
+    where, params = _article_filter(article_ids)
+    rows = db.query(
+        "select coalesce(sources.link_status, 'unchecked') as status, "
+        "count(distinct citations.url) as n from citations "
+        "left join sources on sources.url = citations.url "
+        f"where citations.url is not null{where} group by status",
+        params,
+    )
+    return {row["status"]: row["n"] for row in rows}
+
+
+def dead_links(db: Database, *, article_ids: Iterable[int] | None = None) -> list[str]:
+    """Cited URLs whose link status is ``dead``, in citation order."""
+    where, params = _article_filter(article_ids)
+    return [
+        row["url"]
+        for row in db.query(
+            "select citations.url from citations join sources on sources.url = citations.url "
+            f"where sources.link_status = 'dead'{where} "
+            "group by citations.url order by min(citations.id)",
+            params,
+        )
+    ]
+
+
+def outcome_group(outcome: str, drift: str | None) -> str:
+    """The timeline's group of one check."""
+    if outcome in _ALIVE:
+        return "drifted" if drift in ("changed", "replaced") else "alive"
+    if outcome in _BLOCKED:
+        return "blocked"
+    return "soft 404" if outcome == "soft_404" else "failing"
+
+
+@dataclass
+class ReportData:
+    """What the report shows, read from the database once."""
+
+    generated_at: str
+    totals: dict[str, int]
+    articles: list[tuple[int, str, dict[str, int]]] = field(default_factory=list)
+    timeline: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    rotten: list[dict[str, Any]] = field(default_factory=list)  # dead and suspect citations
+    drifted: list[dict[str, Any]] = field(default_factory=list)
+
+
+def report_data(db: Database, *, now: datetime | None = None) -> ReportData:
+    """Gather the report's numbers and lists."""
+    data = ReportData(
+        generated_at=(now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+        totals=status_counts(db),
+    )
+    per_article: dict[int, tuple[str, dict[str, int]]] = {}
+    for row in db.query(
+        "select articles.id, coalesce(articles.title, articles.source_key) as title, "
+        "coalesce(sources.link_status, 'unchecked') as status, "
+        "count(distinct citations.url) as n from citations "
+        "join articles on articles.id = citations.article_id "
+        "left join sources on sources.url = citations.url where citations.url is not null "
+        "group by articles.id, status order by articles.id"
+    ):
+        per_article.setdefault(row["id"], (row["title"], {}))[1][row["status"]] = row["n"]
+    data.articles = [(k, title, counts) for k, (title, counts) in per_article.items()]
+    days: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in db.query(
+        "select substr(checked_at, 1, 10) as day, outcome, drift, count(*) as n from checks "
+        "group by day, outcome, drift order by day"
+    ):
+        days[row["day"]][outcome_group(row["outcome"], row["drift"])] += row["n"]
+    timeline = sorted(days.items())
+    if len(timeline) > MAX_DAYS:
+        weeks: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for day, counts in timeline:
+            year, week, _ = datetime.fromisoformat(day).isocalendar()
+            for group, n in counts.items():
+                weeks[f"{year}-W{week:02d}"][group] += n
+        timeline = sorted(weeks.items())
+    data.timeline = [(label, dict(counts)) for label, counts in timeline]
+    data.rotten = [
+        dict(row)
+        for row in db.query(
+            "select sources.link_status, articles.title as article, citations.position, "
+            "citations.claim, citations.url, sources.latest_outcome, "
+            "(select max(checked_at) from checks where checks.url = citations.url) as last_checked,"
+            " (select max(captured_at) from captures where captures.url = citations.url "
+            "and outcome in ('ok', 'redirected')) as last_good_capture "
+            "from citations join articles on articles.id = citations.article_id "
+            "join sources on sources.url = citations.url "
+            "where sources.link_status in ('dead', 'suspect') "
+            "order by sources.link_status = 'suspect', citations.article_id, citations.position"
+        )
+    ]
+    data.drifted = [
+        dict(row)
+        for row in db.query(
+            "select sources.url, sources.title, checks.similarity, checks.drift, "
+            "checks.checked_at from sources join checks on checks.id = "
+            "(select id from checks where checks.url = sources.url "
+            "order by checked_at desc, id desc limit 1) "
+            "where sources.link_status = 'drifted' order by checks.similarity"
+        )
+    ]
+    return data
+
+
+# -- drawing --------------------------------------------------------------------------------------
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _legend(colours: dict[str, str], shown: Iterable[str]) -> str:
+    keep = set(shown)
+    items = "".join(
+        f'<li><span class="swatch" style="background:{colour}"></span>{_e(name)}</li>'
+        for name, colour in colours.items()
+        if name in keep
+    )
+    return f'<ul class="legend">{items}</ul>'
+
+
+def status_chart(articles: list[tuple[int, str, dict[str, int]]]) -> str:
+    """Horizontal stacked bars: one per article, link statuses of its cited URLs."""
+    if not articles:
+        return '<p class="empty">No cited links yet.</p>'
+    label_w, bar_w, row_h = 260, 560, 28
+    height = row_h * len(articles) + 10
+    parts = [
+        f'<svg class="chart" id="status-chart" role="img" width="{label_w + bar_w + 60}" '
+        f'height="{height}" viewBox="0 0 {label_w + bar_w + 60} {height}">'
+        "<title>Link status per article</title>"
+    ]
+    for index, (article_id, title, counts) in enumerate(articles):
+        y = 5 + index * row_h
+        total = sum(counts.values()) or 1
+        short = title if len(title) <= 38 else title[:36] + "…"
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" class="label">'
+            f"{_e(article_id)}. {_e(short)}</text>"
+        )
+        x = float(label_w)
+        for status, colour in STATUS_COLOURS.items():
+            n = counts.get(status, 0)
+            if not n:
+                continue
+            width = bar_w * n / total
+            parts.append(
+                f'<rect class="bar status-{status}" data-status="{status}" data-count="{n}" '
+                f'x="{x:.1f}" y="{y}" width="{width:.1f}" height="{row_h - 6}" fill="{colour}">'
+                f"<title>{_e(title)}: {n} {status}</title></rect>"
+            )
+            if width >= 22:
+                parts.append(
+                    f'<text x="{x + width / 2:.1f}" y="{y + 16}" text-anchor="middle" '
+                    f'class="count">{n}</text>'
+                )
+            x += width
+        parts.append(f'<text x="{label_w + bar_w + 6}" y="{y + 17}" class="label">{total}</text>')
+    parts.append("</svg>")
+    shown = {s for _, _, counts in articles for s in counts}
+    return "".join(parts) + _legend(STATUS_COLOURS, shown)
+
+
+def timeline_chart(timeline: list[tuple[str, dict[str, int]]]) -> str:
+    """Vertical stacked bars: checks per day (or week) by outcome group."""
+    if not timeline:
+        return '<p class="empty">No checks yet: run <code>archiver check</code>.</p>'
+    left, plot_w, plot_h, top = 50, 760, 220, 10
+    step = plot_w / len(timeline)
+    peak = max(sum(counts.values()) for _, counts in timeline) or 1
+    height = top + plot_h + 40
+    parts = [
+        f'<svg class="chart" id="timeline-chart" role="img" width="{left + plot_w + 20}" '
+        f'height="{height}" viewBox="0 0 {left + plot_w + 20} {height}">'
+        "<title>Checks over time, by outcome</title>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'class="axis"/>',
+        f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" class="label">{peak}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="label">0</text>',
+    ]
+    for index, (label, counts) in enumerate(timeline):
+        width = min(step * 0.8, 48.0)
+        x = left + index * step + (step - width) / 2
+        y = float(top + plot_h)
+        for group, colour in OUTCOME_GROUPS.items():
+            n = counts.get(group, 0)
+            if not n:
+                continue
+            h = plot_h * n / peak
+            y -= h
+            parts.append(
+                f'<rect class="bar group-{group.replace(" ", "-")}" data-day="{_e(label)}" '
+                f'data-count="{n}" x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" '
+                f'height="{h:.1f}" fill="{colour}"><title>{_e(label)}: {n} {group}</title></rect>'
+            )
+    ticks = {0, len(timeline) - 1, len(timeline) // 2}
+    for index in sorted(ticks):
+        x = left + index * step + step / 2
+        parts.append(
+            f'<text x="{x:.1f}" y="{top + plot_h + 18}" text-anchor="middle" class="label">'
+            f"{_e(timeline[index][0])}</text>"
+        )
+    parts.append("</svg>")
+    shown = {g for _, counts in timeline for g in counts}
+    return "".join(parts) + _legend(OUTCOME_GROUPS, shown)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> str:
+    if not rows:
+        return f'<p class="empty">{_e(empty)}</p>'
+    head = "".join(f"<th>{_e(title)}</th>" for _, title in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row.get(key)
+            if key == "url" and value:
+                cells.append(f'<td class="url"><a href="{_e(value)}">{_e(value)}</a></td>')
+            elif isinstance(value, float):
+                cells.append(f'<td class="num">{value:.2f}</td>')
+            else:
+                cells.append(f"<td>{_e(value)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:2rem auto;
+max-width:1100px;padding:0 1rem;color:#222}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem}
+.meta{color:#666;margin-top:0}.totals{display:flex;gap:1rem;flex-wrap:wrap;padding:0}
+.totals li{list-style:none;border-left:6px solid;padding:.3rem .8rem;background:#f6f6f6}
+.totals b{display:block;font-size:1.5rem}
+.chart text{font-size:12px;fill:#333}.chart .count{fill:#fff;font-weight:bold}
+.axis{stroke:#999}.legend{display:flex;gap:1rem;padding:0;margin:.3rem 0 0}
+.legend li{list-style:none}.swatch{display:inline-block;width:12px;height:12px;
+margin-right:4px;vertical-align:-1px}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
+td.url{word-break:break-all;max-width:22rem}td.num{text-align:right}.empty{color:#666}
+"""
+
+
+def render_html(data: ReportData) -> str:
+    """The whole page, one string."""
+    totals = "".join(
+        f'<li class="total-{status}" style="border-color:{colour}">'
+        f"<b>{data.totals.get(status, 0)}</b>{status}</li>"
+        for status, colour in STATUS_COLOURS.items()
+    )
+    rotten = _table(
+        data.rotten,
+        [
+            ("link_status", "Status"),
+            ("article", "Article"),
+            ("position", "#"),
+            ("claim", "Claim it supported"),
+            ("url", "URL"),
+            ("latest_outcome", "Latest outcome"),
+            ("last_checked", "Last checked"),
+            ("last_good_capture", "Capture to use instead"),
+        ],
+        "No dead or suspect links.",
+    )
+    drifted = _table(
+        data.drifted,
+        [
+            ("url", "URL"),
+            ("title", "Title"),
+            ("similarity", "Similarity"),
+            ("drift", "Drift"),
+            ("checked_at", "Checked"),
+        ],
+        "No drifted sources.",
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Link health report</title>"
+        f"<style>{_CSS}</style></head><body>"
+        "<h1>Link health</h1>"
+        f'<p class="meta">Citation archive, generated {_e(data.generated_at)}. '
+        "Statuses come from the check history: dead means failing on several checks spread "
+        "over days, suspect means failing but not yet for long.</p>"
+        f'<ul class="totals">{totals}</ul>'
+        "<h2>Link status per article</h2>"
+        f"{status_chart(data.articles)}"
+        "<h2>Checks over time</h2>"
+        f"{timeline_chart(data.timeline)}"
+        "<h2>Dead and suspect links</h2>"
+        f"{rotten}"
+        "<h2>Drifted sources</h2>"
+        f"{drifted}"
+        "</body></html>\n"
+    )
+
+
+def write_report(db: Database, path: Path, *, now: datetime | None = None) -> Path:
+    """Write the report to ``path`` (parent folders created) and return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report_data(db, now=now)), encoding="utf-8")
+    LOGGER.info("wrote %s", path)
+    return path

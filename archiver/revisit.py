@@ -1,0 +1,366 @@
+"""Revisit one host's cited URLs: the worker side of ``archiver check``.
+
+``check_host`` is a plain function of a few URLs of one host that returns row-shaped, picklable
+results, like ``pipeline.archive_host``, so any ``concurrent.futures.Executor`` can run it; it
+never touches SQLite (``check.py`` reads what the archive knows into each ``CheckJob`` and saves
+the ``CheckResult`` rows).
+
+What one check does:
+
+1. A GET (servers answer HEAD wrongly), conditional on the last good capture's ETag and
+   Last-Modified. A 304, or a payload whose digest was seen before, is a check that learns
+   nothing new: no extraction, no WARC, the earlier similarity is carried over.
+2. The final response is classified (``archiver.rot``): a bot-challenge page or a redirect to a
+   login page is ``blocked``; a redirect to the home page or a ``/404``-like page, an error-page
+   title, or the same page the site serves for a made-up path (one probe per site directory per
+   run) is ``soft_404``.
+3. A live page whose text differs from the last capture's is captured again (WARC records, and
+   for the coordinator a ``captures`` row and its text), so both versions stay; its similarity
+   to the text the claim was archived from gives ``drift``.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import secrets
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from archiver.extract import Extracted, sniff_kind
+from archiver.fetch import FetchConfig, fetch
+from archiver.pipeline import CAPTURED
+from archiver.records import FetchResult
+from archiver.rot import (
+    challenge_reason,
+    drift_for,
+    error_page_reason,
+    page_signals,
+    path_words,
+    redirect_reason,
+    same_template,
+    similarity,
+)
+from archiver.warc import WarcWriter
+from archiver.workers import (
+    INLINE,
+    Extraction,
+    final_response,
+    process_writer,
+    robots_cache,
+    worker_session,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = ["CheckConfig", "CheckJob", "CheckResult", "check_host", "probe_url"]
+
+#: Bytes of a body read for titles and challenge markers.
+SIGNAL_BYTES = 64_000
+#: Extractions in one run after which they move to worker processes (most checks need none).
+POOL_AFTER = 8
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """Options of one check run, picklable for any executor."""
+
+    fetch: FetchConfig
+    #: Probes are cached per run: a new run asks each site again.
+    run_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    probe: bool = True  # fetch a made-up path per site directory to find soft 404s
+
+
+@dataclass(frozen=True)
+class CheckJob:
+    """One URL to check, with what the archive already knows about it.
+
+    ``known`` lists payload digests seen before (the last capture's first, which a 304 answer
+    stands for; then the last check's) with their (similarity, drift) and whether a check already
+    found that body to be the page (neither an error nor a challenge page), so an unchanged body
+    needs no extraction and, once checked, no second look. The texts are filled just before the
+    job's chunk is submitted, so a run over 10,000 URLs does not hold 10,000 texts.
+    """
+
+    url: str
+    capture_id: int | None = None  # the last good capture
+    etag: str | None = None  # its validators, sent when the last check found the page
+    last_modified: str | None = None
+    known: tuple[tuple[str | None, float | None, str | None, bool], ...] = ()
+    has_cited_text: bool = False
+    cited_text: str | None = None  # sources.text: what the claim was archived from
+    capture_text: str | None = None  # text of the last good capture
+
+
+@dataclass
+class CheckResult:
+    """What checking one URL gave, as rows: always a check, sometimes a new capture."""
+
+    url: str
+    outcome: str
+    check: dict[str, Any]
+    capture: dict[str, Any] | None = None
+    text: str | None = None  # the new capture's text
+    extracted: dict[str, str | None] | None = None  # sources columns, for a never-archived URL
+    extracted_now: bool = False  # whether this check ran the extractor
+
+
+@dataclass
+class _Worker:
+    """What the checks of one chunk share in a worker."""
+
+    config: CheckConfig
+    warc_dir: str
+    extract: Extraction
+
+    def writer(self) -> WarcWriter:
+        return process_writer(self.warc_dir)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """How a site answers a path that cannot exist."""
+
+    outcome: str
+    final_url: str | None
+    payload_sha256: str | None
+    text: str | None
+    url: str
+
+
+_probe_lock = threading.Lock()
+_probes: dict[tuple[str, str, str], _Probe | None] = {}
+
+
+def probe_url(url: str, token: str) -> str:
+    """A made-up sibling of ``url``: same directory and extension, a random name."""
+    parts = urlsplit(url)
+    directory, name = posixpath.split(parts.path or "/")
+    extension = posixpath.splitext(name)[1] if len(posixpath.splitext(name)[1]) <= 6 else ""
+    path = posixpath.join(directory or "/", f"{token}{extension}")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _probe(url: str, worker: _Worker) -> _Probe | None:
+    """The site's answer for a random path next to ``url``, fetched once per run and directory."""
+    config = worker.config
+    parts = urlsplit(url)
+    key = (config.run_id, f"{parts.scheme}://{parts.netloc}", posixpath.dirname(parts.path))
+    with _probe_lock:
+        if key in _probes:
+            return _probes[key]
+        if any(k[0] != config.run_id for k in _probes):  # a new run: forget the last one's
+            _probes.clear()
+    target = probe_url(url, secrets.token_hex(8))
+    result = fetch(
+        target,
+        session=worker_session(config.fetch),
+        config=config.fetch,
+        robots=None if config.fetch.ignore_robots else robots_cache(config.fetch),
+    )
+    try:
+        probe: _Probe | None = None
+        if result.outcome in CAPTURED:
+            text = worker.extract.submit(result).result().text if result.body is not None else None
+            probe = _Probe(result.outcome, result.final_url, result.payload_sha256, text, target)
+        elif result.outcome in ("not_found", "gone", "client_error"):
+            probe = _Probe(result.outcome, result.final_url, None, None, target)
+        # Otherwise (robots, blocked, timeouts) the site's answer is unknown; it stays unknown for
+        # this run, so a site that hangs on made-up paths costs one timeout, not one per link.
+    finally:
+        result.close()
+    with _probe_lock:
+        _probes[key] = probe
+    return probe
+
+
+def _check_row(result: FetchResult) -> dict[str, Any]:
+    return {
+        "url": result.url,
+        "checked_at": result.captured_at,
+        "outcome": result.outcome,
+        "status_code": result.status_code,
+        "final_url": result.final_url,
+        "similarity": None,
+        "drift": None,
+        "error": result.error,
+        "elapsed_ms": result.elapsed_ms,
+        "payload_sha256": result.payload_sha256,
+    }
+
+
+def _headers(result: FetchResult) -> dict[str, str]:
+    if not result.exchanges:
+        return {}
+    return {k.lower(): v for k, v in result.exchanges[-1].response_headers}
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    return " ".join((a or "").split()) == " ".join((b or "").split())
+
+
+def _classify(job: CheckJob, result: FetchResult, head: bytes) -> tuple[str, str] | None:
+    """(outcome, reason) for a final response that is not the page asked for.
+
+    A 404 or 410 is taken at its word; any other answer may be a challenge page (they come as
+    200, 403, 429 or 503), and a page that answered may have been redirected away or be an
+    error page served with a 200.
+    """
+    alive = result.outcome in CAPTURED
+    if alive and result.final_url:
+        found = redirect_reason(job.url, result.final_url)
+        if found is not None:
+            return found
+    if result.outcome in ("not_found", "gone") or sniff_kind(head, result.content_type) != "html":
+        return None
+    signals = page_signals(head, result.charset)
+    reason = challenge_reason(signals, _headers(result))
+    if reason is not None:
+        return "blocked", reason
+    reason = error_page_reason(signals)
+    if reason is not None and alive:
+        return "soft_404", reason
+    return None
+
+
+def _probe_says(job: CheckJob, result: FetchResult, text: str | None, probe: _Probe) -> str | None:
+    """Why the page is what the site serves for any path (a soft 404), or None."""
+    if probe.outcome not in CAPTURED:
+        return None
+    redirected = result.final_url not in (None, job.url)
+    if redirected and probe.final_url == result.final_url:
+        return f"soft 404: a made-up path redirects to the same page {result.final_url}"
+    if probe.payload_sha256 is not None and probe.payload_sha256 == result.payload_sha256:
+        return "soft 404: a made-up path on the site answers the same page"
+    if same_template(text, probe.text, drop=path_words(job.url, probe.url, result.final_url)):
+        return "soft 404: a made-up path on the site answers a page with the same text"
+    return None
+
+
+@dataclass
+class _Pending:
+    """A live page whose new text is being extracted; its fetch result stays open till then."""
+
+    job: CheckJob
+    result: FetchResult
+    row: dict[str, Any]
+    extracted: Future[Extracted]
+
+
+def _check_one(job: CheckJob, worker: _Worker) -> CheckResult | _Pending:
+    fetch_config = worker.config.fetch
+    result = fetch(
+        job.url,
+        session=worker_session(fetch_config),
+        config=fetch_config,
+        robots=None if fetch_config.ignore_robots else robots_cache(fetch_config),
+        etag=job.etag,
+        last_modified=job.last_modified,
+    )
+    judged: CheckResult | _Pending | None = None
+    try:
+        judged = _judge(job, result, worker)
+        return judged
+    finally:
+        if not isinstance(judged, _Pending):
+            result.close()
+
+
+def _judge(job: CheckJob, result: FetchResult, worker: _Worker) -> CheckResult | _Pending:
+    """What the response says at once; a page with a new body is left to ``_finish``."""
+    row = _check_row(result)
+    known = {entry[0]: entry[1:] for entry in job.known if entry[0]}
+    if result.status_code == 304:  # unchanged since the last capture, whose validators were sent
+        if job.known:
+            row["payload_sha256"], row["similarity"], row["drift"], _ = job.known[0]
+        return CheckResult(job.url, result.outcome, row)
+    if result.body is None:
+        return CheckResult(job.url, result.outcome, row)
+    seen = known.get(result.payload_sha256 or "")
+    if seen is None or not seen[2] or result.outcome not in CAPTURED:
+        result.body.seek(0)
+        found = _classify(job, result, result.body.read(SIGNAL_BYTES))
+        if found is not None:
+            row["outcome"], row["error"] = found
+            return CheckResult(job.url, found[0], row)
+    if result.outcome not in CAPTURED:
+        return CheckResult(job.url, result.outcome, row)
+    if seen is None:
+        return _Pending(job, result, row, worker.extract.submit(result))
+    row["similarity"], row["drift"] = seen[:2]
+    if seen[2]:  # a check found this very body to be the page: nothing new to learn
+        return CheckResult(job.url, result.outcome, row)
+    # The body is the last capture's, never checked: its text is the capture's.
+    reason = _soft_404_by_probe(job, result, job.capture_text, worker)
+    if reason is not None:
+        row.update(outcome="soft_404", error=reason, similarity=None, drift=None)
+        return CheckResult(job.url, "soft_404", row)
+    return CheckResult(job.url, result.outcome, row)
+
+
+def _soft_404_by_probe(
+    job: CheckJob, result: FetchResult, text: str | None, worker: _Worker
+) -> str | None:
+    probe = _probe(job.url, worker) if worker.config.probe else None
+    return _probe_says(job, result, text, probe) if probe is not None else None
+
+
+def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
+    """Drift against the cited text, the soft-404 probe, and a new capture if the text changed."""
+    job, result, row = pending.job, pending.result, pending.row
+    try:
+        extracted = pending.extracted.result().as_dict()
+        text = extracted["text"]
+        row["similarity"] = similarity(job.cited_text, text)
+        row["drift"] = drift_for(row["similarity"])
+        reason = _soft_404_by_probe(job, result, text, worker)
+        if reason is not None:
+            row.update(outcome="soft_404", error=reason, similarity=None, drift=None)
+            return CheckResult(job.url, "soft_404", row, extracted_now=True)
+        check = CheckResult(job.url, result.outcome, row, extracted_now=True)
+        if job.capture_id is None or not _same_text(text, job.capture_text):
+            final = final_response(worker.writer().write_fetch(result))
+            check.capture = result.as_row() | {
+                "warc_path": str(final.path) if final else None,
+                "warc_offset": final.offset if final else None,
+                "warc_record_id": final.record_id if final else None,
+            }
+            check.text = text
+            if not job.has_cited_text:
+                check.extracted = extracted
+        return check
+    finally:
+        result.close()
+
+
+def check_host(
+    jobs: list[CheckJob],
+    config: CheckConfig,
+    warc_dir: str,
+    *,
+    extraction: Extraction | None = None,
+) -> list[CheckResult]:
+    """Check URLs of one host, one after another (the fetcher keeps the politeness).
+
+    Args:
+        jobs: URLs of a single host, with their texts filled in.
+        config: check options.
+        warc_dir: where this process writes new snapshots (opened only if one is needed).
+        extraction: shared by the threads of a run; inline extraction when None.
+
+    Returns:
+        One ``CheckResult`` per job, in order.
+    """
+    worker = _Worker(config, warc_dir, extraction or INLINE)
+    judged: list[CheckResult | _Pending] = []
+    try:
+        for job in jobs:
+            judged.append(_check_one(job, worker))
+        return [_finish(r, worker) if isinstance(r, _Pending) else r for r in judged]
+    finally:
+        for item in judged:  # kept open only if something failed (closing twice is harmless)
+            if isinstance(item, _Pending):
+                item.result.close()

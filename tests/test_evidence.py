@@ -1,0 +1,381 @@
+"""Evidence: facts, ranking and labels as pure functions, then annotate on a real archive."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from datasette.app import Datasette
+from sqlite_utils import Database
+from webserver import Handler, WebServer
+
+from archiver.article import load_article
+from archiver.cli import cli
+from archiver.db import migrations, open_db, save_article
+from archiver.evidence import (
+    PassageIndex,
+    annotate,
+    facts,
+    find_evidence,
+    highlight,
+    numbers,
+    passages,
+    rank,
+    split_sentences,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+METADATA: dict[str, Any] = json.loads((REPO / "metadata.json").read_text(encoding="utf-8"))
+
+PORT_TEXT = (
+    "The port authority published its annual report on Monday.\n"
+    "Container traffic through the port rose by 12 per cent in 2020, the authority reported. "
+    "The new terminal cost US$1.2 billion and was built in three years by Harbour Works.\n"
+    "Ships now wait less than a day at anchor. "
+    "The authority does not expect traffic to fall next year."
+)
+PORT_PAGE = (
+    "<html><head><title>Port report</title></head><body><article><h1>Port traffic</h1>"
+    + "".join(f"<p>{line}</p>" for line in PORT_TEXT.split("\n"))
+    + "</article></body></html>"
+)
+
+
+# -- facts ----------------------------------------------------------------------------------
+
+
+def test_amounts_agree_however_written() -> None:
+    assert numbers("US$30 billion") == numbers("$30bn") == numbers("30,000 million") == {3e10}
+
+
+def test_facts_of_a_claim() -> None:
+    claim = (
+        "In 2018 Beijing pledged US$30 billion, 12 per cent more, Xi Jinping told the U.S. Senate."
+    )
+    found = facts(claim)
+    assert found.numbers == {2018.0: "2018", 3e10: "30 billion", 12.0: "12"}
+    assert found.years == ["2018"]
+    assert set(found.names.values()) == {
+        "Beijing",
+        "US",
+        "Xi",
+        "Jinping",
+        "Senate",
+    }  # US$ and U.S. are one
+    assert found.negations == 0
+
+
+def test_number_words_and_negations() -> None:
+    found = facts("The agency did not hire nine engineers and won't hire three million more.")
+    assert set(found.numbers) == {9.0, 3e6}
+    assert found.negations == 2
+
+
+@pytest.mark.parametrize(
+    ("claim", "names"),
+    [
+        ("Officials said the port was busy.", set()),  # sentence case is not a name
+        ("NASA said the port was busy.", {"NASA"}),
+        ("Home Depot said sales rose.", {"Home", "Depot"}),
+    ],
+)
+def test_first_word_is_a_name_only_when_it_must_be(claim: str, names: set[str]) -> None:
+    assert set(facts(claim).names.values()) == names
+
+
+# -- passages and ranking -------------------------------------------------------------------
+
+
+def test_sentences_survive_abbreviations_and_decimals() -> None:
+    text = "Gov. Kristi Noem paid $2.53 to the U.S. agency. It said no. Next line\nNew paragraph"
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "Gov. Kristi Noem paid $2.53 to the U.S. agency.",
+        "It said no.",
+        "Next line",
+        "New paragraph",
+    ]
+
+
+def test_a_passage_is_a_sentence_with_its_neighbours() -> None:
+    found = passages(PORT_TEXT)
+    assert len(found) == 5
+    assert found[2].sentence.startswith("The new terminal cost")
+    assert found[2].text.startswith("Container traffic") and found[2].text.endswith("at anchor.")
+    assert found[0].text.startswith("The port authority") and found[-1].text.endswith("next year.")
+
+
+def test_ranking_picks_the_sentence_that_says_it() -> None:
+    index = PassageIndex.from_text(PORT_TEXT)
+    ranked = rank("Harbour Works spent three years building a terminal costing $1.2bn.", index)
+    assert ranked[0].passage.sentence.startswith("The new terminal cost US$1.2 billion")
+    assert ranked[0].score > ranked[1].score
+
+
+def test_anchor_words_break_a_tie() -> None:
+    text = "The port grew fast. The airport grew fast."
+    index = PassageIndex.from_text(text)
+    claim = "Both grew fast, the port and the airport."
+    assert rank(claim, index, anchor="the airport")[0].passage.sentence == "The airport grew fast."
+    assert rank(claim, index, anchor="the port")[0].passage.sentence == "The port grew fast."
+
+
+@pytest.mark.parametrize(
+    ("claim", "label", "missing"),
+    [
+        ("Container traffic through the port rose by 12 per cent in 2020.", "supported", None),
+        ("Harbour Works built the $1.2bn terminal in three years.", "supported", None),
+        ("Container traffic through the port rose by 15 per cent in 2020.", "partial", "15"),
+        ("Container traffic through the port rose by 12 per cent in 2019.", "partial", "2019"),
+        (
+            "The new terminal was built in three years by Dock Builders.",
+            "partial",
+            "Dock; Builders",
+        ),
+        ("The authority expects traffic to fall next year.", "partial", "negation"),
+        ("Wheat prices in Kansas doubled after the drought of 1956.", "not_found", None),
+    ],
+    ids=["quote", "paraphrase", "number", "year", "name", "negation", "unrelated"],
+)
+def test_labels(claim: str, label: str, missing: str | None) -> None:
+    evidence = find_evidence(claim, PassageIndex.from_text(PORT_TEXT))
+    assert (evidence.label, evidence.missing) == (label, missing)
+    assert (evidence.passage is None) == (label == "not_found")
+
+
+def test_highlight_marks_shared_words_and_escapes_the_rest() -> None:
+    html = highlight("<b>Ports</b> rose 12 per cent & more", {"port", "rose"}, {12.0})
+    assert html == (
+        "&lt;b&gt;<mark>Ports</mark>&lt;/b&gt; <mark>rose</mark> <mark>12</mark> per cent &amp; more"
+    )
+
+
+# -- annotate on an archive made by the real pipeline ----------------------------------------
+
+CLAIMS = {
+    "supported": "Container traffic through the port rose by 12 per cent in 2020, the [authority reported]({page}).",
+    "paraphrase": "Harbour Works built the [$1.2bn terminal]({page}) in three years.",
+    "number": "Container traffic through the port rose by [15 per cent]({page}) in 2020.",
+    "unrelated": "Wheat prices in Kansas doubled after the [drought of 1956]({page}).",
+    "dead": "The minister resigned, [the agency said]({dead}).",
+    "image": "A photo showed the [new terminal]({image}).",
+    "lost": "The figure was [confirmed later](#).",
+}
+EXPECTED = {
+    "supported": "supported",
+    "paraphrase": "supported",
+    "number": "partial",
+    "unrelated": "not_found",
+    "dead": "unavailable",
+    "image": "unavailable",
+    "lost": "unavailable",
+}
+
+
+def _port_page(h: Handler) -> None:
+    h.respond(200, PORT_PAGE.encode())
+
+
+def _archive(server: WebServer, tmp: Path, *extra: str) -> Path:
+    article = tmp / "article.md"
+    if not article.exists():
+        urls = {"page": server.url("/port"), "dead": server.url("/status/404")}
+        urls["image"] = server.url("/png")
+        body = "\n\n".join(claim.format(**urls) for claim in CLAIMS.values())
+        article.write_text(f"# Ports and prices\n\n{body}\n", encoding="utf-8")
+    db_path = tmp / "db" / "citations.db"
+    result = CliRunner().invoke(
+        cli,
+        ["archive", str(article), "--db", str(db_path), "--warc-dir", str(tmp / "warc")]
+        + ["--allow-private-addresses", "--delay", "0", "--timeout", "5", "--silent", *extra],
+    )
+    assert result.exit_code == 0, result.output
+    return db_path
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One archive of the port article for the read-only tests, annotated once."""
+    with WebServer("127.0.0.1", {"/port": _port_page}) as server:
+        db_path = _archive(server, tmp_path_factory.mktemp("evidence"))
+    annotate(open_db(db_path))
+    yield db_path
+
+
+def _labels(db_path: Path) -> dict[int, str]:
+    return {
+        row["position"]: row["label"]
+        for row in open_db(db_path).query(
+            "select position, label from evidence_view order by position"
+        )
+    }
+
+
+def test_annotate_labels_every_citation(archived: Path) -> None:
+    assert _labels(archived) == {i: label for i, label in enumerate(EXPECTED.values(), 1)}
+
+
+def test_annotate_stores_the_passage_and_its_capture(archived: Path) -> None:
+    db = open_db(archived)
+    row = next(db.query("select * from evidence where citation_id = 3"))
+    assert row["capture_id"] is not None and row["missing"] == "15"
+    assert "rose by 12 per cent in 2020" in row["passage"]
+    lost = next(db.query("select * from evidence where citation_id = 7"))
+    assert lost["capture_id"] is None and lost["passage"] is None
+
+
+def _copy(archived: Path, tmp_path: Path) -> Path:
+    """A private copy of the shared archive (the SQLite backup API: it is in WAL mode)."""
+    db_path = tmp_path / "citations.db"
+    with sqlite3.connect(archived) as source, sqlite3.connect(db_path) as target:
+        source.backup(target)
+    return db_path
+
+
+def test_annotate_again_changes_nothing(tmp_path: Path, archived: Path) -> None:
+    db = open_db(_copy(archived, tmp_path))
+    before = list(db.query("select * from evidence order by citation_id, capture_id"))
+    stats = annotate(db)
+    assert stats.citations == len(CLAIMS) and stats.sources == 3
+    assert list(db.query("select * from evidence order by citation_id, capture_id")) == before
+
+
+def test_annotate_only_the_given_citations(tmp_path: Path, archived: Path) -> None:
+    db = open_db(_copy(archived, tmp_path))
+    db.execute("delete from evidence")
+    assert annotate(db, citation_ids=[1, 4]).labels == {
+        "supported": 1,
+        "partial": 0,
+        "not_found": 1,
+        "unavailable": 0,
+    }
+    assert db["evidence"].count == 2
+
+
+def test_annotate_command_prints_labels(archived: Path) -> None:
+    result = CliRunner().invoke(cli, ["annotate", "--db", str(archived), "--json", "--silent"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["citations"], summary["sources"]) == (7, 3)
+    assert summary["labels"] == {"supported": 2, "partial": 1, "not_found": 1, "unavailable": 3}
+
+
+def test_annotate_command_for_one_article(archived: Path) -> None:
+    args = ["annotate", "--db", str(archived), "--json", "--silent", "--article"]
+    assert json.loads(CliRunner().invoke(cli, [*args, "1"]).stdout)["citations"] == 7
+    assert json.loads(CliRunner().invoke(cli, [*args, "2"]).stdout)["citations"] == 0
+
+
+def test_annotate_command_needs_an_archive(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["annotate", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == 2 and "no archive yet" in result.output
+
+
+def test_evidence_goes_with_a_citation_the_article_drops(tmp_path: Path, archived: Path) -> None:
+    db = open_db(_copy(archived, tmp_path))
+    source_key = next(db.query("select source_key from articles"))["source_key"]
+    shorter = tmp_path / "shorter.md"
+    shorter.write_text("# Ports and prices\n\nThe figure was [confirmed later](#).\n", "utf-8")
+    parsed = load_article(str(shorter))
+    parsed.source_key = source_key  # the same article, edited
+    save_article(db, parsed)
+    assert db["citations"].count == 1
+    assert [row["citation_id"] for row in db.query("select citation_id from evidence")] == [1]
+
+
+def test_migration_keeps_existing_evidence(tmp_path: Path) -> None:
+    db = Database(tmp_path / "old.db")
+    migrations.apply(db, stop_before="m004_evidence_highlight")
+    db["evidence"].insert({"citation_id": 1, "capture_id": 2, "label": "supported", "score": 1.0})
+    migrations.apply(db)
+    assert list(db["evidence"].rows) == [
+        {"citation_id": 1, "capture_id": 2, "passage": None, "score": 1.0, "label": "supported"}
+        | {"method": None, "missing": None, "passage_html": None, "claim_html": None}
+    ]
+
+
+class _ChangingPage:
+    """The port page, until the second request: then the traffic figure changes."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, h: Handler) -> None:
+        self.calls += 1
+        body = PORT_PAGE if self.calls == 1 else PORT_PAGE.replace("12 per cent", "9 per cent")
+        h.respond(200, body.encode())
+
+
+def test_a_new_capture_gets_its_own_evidence(tmp_path: Path) -> None:
+    with WebServer("127.0.0.1", {"/port": _ChangingPage()}) as server:
+        db_path = _archive(server, tmp_path)
+        annotate(open_db(db_path))
+        _archive(server, tmp_path, "--refresh")
+        url = server.url("/port")
+    db = open_db(db_path)
+    annotate(db, urls=[url])
+    rows = list(db.query("select capture_id, label from evidence where citation_id = 1"))
+    assert [row["label"] for row in sorted(rows, key=lambda r: r["capture_id"])] == [
+        "supported",
+        "partial",
+    ]
+    assert _labels(db_path)[1] == "partial"  # the view shows the latest capture's
+
+
+# -- Datasette ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def datasette(archived: Path) -> Datasette:
+    ds = Datasette([str(archived)], metadata=METADATA)
+    await ds.invoke_startup()
+    return ds
+
+
+async def test_canned_query_lists_unsupported_claims(datasette: Datasette) -> None:
+    response = await datasette.client.get("/citations/unsupported_citations.json?_shape=array")
+    assert response.status_code == 200
+    rows = response.json()
+    assert [(row["position"], row["label"], row["missing"]) for row in rows] == [
+        (4, "not_found", None),
+        (3, "partial", "15"),
+    ]
+
+
+async def test_view_shows_claim_and_passage_highlighted(datasette: Datasette) -> None:
+    response = await datasette.client.get("/citations/evidence_view?label=partial")
+    assert response.status_code == 200
+    page = response.text
+    assert "by <mark>12</mark> per cent" not in page  # 12 is not the claim's number
+    assert "<mark>Container</mark> <mark>traffic</mark>" in page  # rendered, not escaped
+    assert "&lt;mark&gt;" not in page
+    assert "rose by 15 per cent" in page.replace("<mark>", "").replace("</mark>", "")
+
+
+async def test_view_shows_claims_without_evidence_escaped(datasette: Datasette) -> None:
+    response = await datasette.client.get("/citations/evidence_view.json?_shape=array")
+    claims = {row["position"]: (row["label"], row["claim"]) for row in response.json()}
+    assert claims[4] == ("not_found", "Wheat prices in Kansas doubled after the drought of 1956.")
+    assert claims[7] == ("unavailable", "The figure was confirmed later.")
+
+
+async def test_label_facet_on_the_view(datasette: Datasette) -> None:
+    response = await datasette.client.get("/citations/evidence_view.json?_facet=label")
+    facets = response.json()["facet_results"]["label"]["results"]
+    assert {item["value"]: item["count"] for item in facets} == {
+        "supported": 2,
+        "partial": 1,
+        "not_found": 1,
+        "unavailable": 3,
+    }
+
+
+async def test_arbitrary_sql_is_not_rendered_as_html(datasette: Datasette) -> None:
+    response = await datasette.client.get(
+        "/citations?sql=select+'<b>x</b>'+as+passage,+'<i>y</i>'+as+claim"
+    )
+    assert "<b>x</b>" not in response.text and "&lt;b&gt;x&lt;/b&gt;" in response.text

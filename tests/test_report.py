@@ -1,0 +1,129 @@
+"""archiver report: link health from a real check history, drawn as inline SVG, seen in Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import IN_CI
+from test_check import PARAGRAPHS, archive, check_at, page
+from webserver import WebServer, text
+
+from archiver.cli import cli
+from archiver.db import open_db
+from archiver.report import render_html, report_data
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+DAY0 = datetime(2024, 3, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def checked_db(tmp_path: Path, web_server: WebServer) -> Path:
+    """An archive of four links checked on four days: alive, drifted, blocked and dead."""
+    db_path = tmp_path / "db" / "citations.db"
+    web_server.routes["/story"] = page(PARAGRAPHS)
+    web_server.routes["/drifts"] = page(PARAGRAPHS)
+    archive(tmp_path, db_path, web_server, ["/story", "/drifts", "/status/403", "/status/404"])
+    web_server.routes["/drifts"] = page(PARAGRAPHS[:1])
+    for days in range(4):
+        check_at(db_path, DAY0 + timedelta(days=days))
+    return db_path
+
+
+def test_report_counts_links_per_status(checked_db: Path) -> None:
+    data = report_data(open_db(checked_db))
+    assert data.totals == {"alive": 1, "blocked": 1, "dead": 1, "drifted": 1}
+    assert [(article_id, counts) for article_id, _, counts in data.articles] == [
+        (1, {"alive": 1, "blocked": 1, "dead": 1, "drifted": 1})
+    ]
+
+
+def test_timeline_counts_checks_per_day_by_outcome(checked_db: Path) -> None:
+    timeline = report_data(open_db(checked_db)).timeline
+    assert [day for day, _ in timeline] == ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"]
+    assert timeline[0][1] == {"alive": 1, "drifted": 1, "blocked": 1, "failing": 1}
+
+
+def test_dead_links_are_listed_with_their_claim(checked_db: Path) -> None:
+    rotten = report_data(open_db(checked_db)).rotten
+    assert [(r["link_status"], r["claim"], r["latest_outcome"]) for r in rotten] == [
+        ("dead", "Claim 3 is backed here.", "not_found")
+    ]
+
+
+def test_html_draws_one_bar_segment_per_status(checked_db: Path) -> None:
+    html = render_html(report_data(open_db(checked_db)))
+    assert sorted(re.findall(r'data-status="(\w+)" data-count="1"', html)) == [
+        "alive",
+        "blocked",
+        "dead",
+        "drifted",
+    ]
+    assert html.count('class="bar group-') == 4 * 4  # alive, drifted, blocked, failing a day
+
+
+def test_report_escapes_what_it_shows(tmp_path: Path, web_server: WebServer) -> None:
+    db_path = tmp_path / "db" / "citations.db"
+    web_server.routes["/x"] = text("gone", status=404)
+    archive(tmp_path, db_path, web_server, ["/x"])
+    open_db(db_path)["articles"].update(1, {"title": "<script>alert(1)</script>"})
+    html = render_html(report_data(open_db(db_path)))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_empty_archive_says_there_is_nothing_yet(tmp_path: Path) -> None:
+    html = render_html(report_data(open_db(tmp_path / "empty.db")))
+    assert "No cited links yet." in html and "No checks yet" in html
+
+
+def test_report_command_writes_the_file(checked_db: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out" / "health.html"
+    args = ["report", "--db", str(checked_db), "--output", str(output)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0 and result.stderr == f"Wrote {output}\n"
+    assert output.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium(checked_db: Path, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            raise RuntimeError(f"CI must install Chromium; {CHROMIUM} is missing")
+        pytest.skip(f"headless Chromium not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    output = tmp_path / "report.html"
+    CliRunner().invoke(cli, ["report", "--db", str(checked_db), "--output", str(output)])
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / "link-health-report.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            view = browser.new_page(viewport={"width": 1200, "height": 900})
+            view.goto(output.as_uri(), timeout=30_000)
+            dead = view.locator("#status-chart rect.status-dead").bounding_box()
+            alive = view.locator("#status-chart rect.status-alive").bounding_box()
+            days = view.locator("#timeline-chart rect.bar").count()
+            totals = view.locator("ul.totals").inner_text()
+            view.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert dead is not None and alive is not None
+    assert dead["width"] > 50 and abs(dead["width"] - alive["width"]) < 1  # one link each
+    assert days == 16
+    assert "1\ndead" in totals and "0\nsuspect" in totals
+    assert shot.stat().st_size > 10_000
