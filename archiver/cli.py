@@ -32,7 +32,7 @@ from archiver.check import (
     parse_duration,
 )
 from archiver.db import DEFAULT_DB, open_db
-from archiver.evidence import AnnotateStats
+from archiver.evidence import AnnotateStats, label_counts
 from archiver.evidence import annotate as annotate_evidence
 from archiver.fetch import FetchConfig
 from archiver.pipeline import RunStats, UrlResult, archive_urls, frontier
@@ -207,8 +207,10 @@ def archive(
         stats = _fetch_with_progress(
             db, report.article_ids, fetch_config, warc_dir, refresh, console
         )
-        # Also covers citations of URLs captured earlier, which were not fetched again.
-        evidence = annotate_evidence(db, article_ids=report.article_ids)
+        # Pages fetched now were annotated as they landed; this covers the rest (earlier
+        # captures, unresolved links), and counts every label of the run's articles.
+        annotate_evidence(db, article_ids=report.article_ids, missing_only=True)
+        evidence = label_counts(db, article_ids=report.article_ids)
     except KeyboardInterrupt:
         _interrupted("nothing was half-written")
     if report.article_ids:

@@ -15,6 +15,7 @@ measured on the developer corpus by ``bench/evidence_eval.py``; bench/README.md 
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import math
@@ -41,6 +42,7 @@ __all__ = [
     "facts",
     "find_evidence",
     "judge",
+    "label_counts",
     "passages",
     "rank",
 ]
@@ -160,12 +162,18 @@ def _token_spans(text: str) -> Iterator[tuple[str, int, int]]:
             for i in range(len(surface) - 1):
                 yield surface[i : i + 2], start + i, start + i + 2
             continue
-        token = unicodedata.normalize("NFKC", surface).casefold()
-        if kind == "acronym":
-            token = token.replace(".", "")
-        elif kind == "number":
-            token = token.replace(",", "")
-        yield _stem(token), start, match.end()
+        yield _normal(surface, kind), start, match.end()
+
+
+@functools.lru_cache(maxsize=50_000)
+def _normal(surface: str, kind: str | None) -> str:
+    """A token as BM25 compares it; cached, since a source repeats its words many times."""
+    token = unicodedata.normalize("NFKC", surface).casefold()
+    if kind == "acronym":
+        token = token.replace(".", "")
+    elif kind == "number":
+        token = token.replace(",", "")
+    return _stem(token)
 
 
 def terms(text: str) -> list[str]:
@@ -552,6 +560,7 @@ def annotate(
     citation_ids: Iterable[int] | None = None,
     urls: Iterable[str] | None = None,
     article_ids: Iterable[int] | None = None,
+    missing_only: bool = False,
     on_progress: Callable[[AnnotateStats], None] | None = None,
 ) -> AnnotateStats:
     """Compute and store the evidence of citations, against the latest good capture of each.
@@ -564,6 +573,8 @@ def annotate(
         db: the archive.
         citation_ids, urls, article_ids: only these citations (all given filters apply);
             every citation when all are None.
+        missing_only: skip citations that already have evidence for their latest capture
+            (an archive run annotates each chunk as it lands, then fills in the rest).
         on_progress: called after each batch is written.
 
     Returns:
@@ -571,10 +582,16 @@ def annotate(
     """
     started = time.perf_counter()
     where, params = _selection(citation_ids, urls, article_ids)
+    latest = f"(select max(k.id) from captures k where k.url = c.url and k.outcome in {CAPTURED})"
+    if missing_only:
+        where += " and " if where else " where "
+        where += (
+            f"not exists (select 1 from evidence e where e.citation_id = c.id "
+            f"and e.capture_id is {latest})"
+        )
     rows = list(
         db.query(
-            "select c.id, c.claim, c.anchor_text, c.context, c.url, (select max(k.id) from "
-            f"captures k where k.url = c.url and k.outcome in {CAPTURED}) as capture_id "
+            f"select c.id, c.claim, c.anchor_text, c.context, c.url, {latest} as capture_id "
             f"from citations c{where} order by c.url is null, c.url, c.id",
             params,
         )
@@ -606,6 +623,24 @@ def annotate(
     _save(db, batch)
     stats.seconds = time.perf_counter() - started
     LOGGER.info("evidence for %d citations of %d sources", stats.citations, stats.sources)
+    return stats
+
+
+def label_counts(db: Database, *, article_ids: Iterable[int]) -> AnnotateStats:
+    """The labels of the articles' citations now (each citation's latest evidence)."""
+    ids = list(article_ids)
+    stats = AnnotateStats()
+    if not ids:
+        return stats
+    marks = ", ".join("?" for _ in ids)
+    for row in db.query(
+        "select label, count(*) as n from evidence_view "
+        f"where citation_id in (select id from citations where article_id in ({marks})) "
+        "group by label",
+        ids,
+    ):
+        stats.labels[row["label"]] = row["n"]
+        stats.citations += row["n"]
     return stats
 
 

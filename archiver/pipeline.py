@@ -21,6 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from archiver.db import save_results
+from archiver.evidence import annotate
 from archiver.extract import Extracted
 from archiver.fetch import FetchConfig, fetch
 from archiver.records import FetchResult
@@ -255,6 +256,9 @@ def archive_urls(
 
     def save(results: list[UrlResult]) -> None:
         save_results(db, results)
+        captured = [result.url for result in results if result.capture is not None]
+        if captured:  # evidence while the other hosts are still being fetched
+            annotate(db, urls=captured)
         for result in results:
             stats.done += 1
             stats.outcomes[result.outcome] += 1

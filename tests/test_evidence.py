@@ -23,6 +23,7 @@ from archiver.evidence import (
     facts,
     find_evidence,
     highlight,
+    label_counts,
     numbers,
     passages,
     rank,
@@ -242,6 +243,14 @@ def test_annotate_again_changes_nothing(tmp_path: Path, archived: Path) -> None:
     stats = annotate(db)
     assert stats.citations == len(CLAIMS) and stats.sources == 3
     assert list(db.query("select * from evidence order by citation_id, capture_id")) == before
+
+
+def test_missing_only_skips_citations_with_current_evidence(tmp_path: Path, archived: Path) -> None:
+    db = open_db(_copy(archived, tmp_path))
+    assert annotate(db, missing_only=True).citations == 0
+    db.execute("delete from evidence where citation_id = 2")
+    assert annotate(db, missing_only=True).citations == 1
+    assert label_counts(db, article_ids=[1]).citations == len(CLAIMS)
 
 
 def test_annotate_only_the_given_citations(tmp_path: Path, archived: Path) -> None:
