@@ -177,8 +177,27 @@ def _normal(surface: str, kind: str | None) -> str:
 
 
 def terms(text: str) -> list[str]:
-    """The words BM25 ranks with: lower-cased, lightly stemmed, stopwords left out."""
-    return [token for token, _, _ in _token_spans(text) if token not in STOPWORDS]
+    """The words BM25 ranks with: lower-cased, lightly stemmed, stopwords left out.
+
+    The same tokens as ``_token_spans`` without the spans: ``findall`` keeps the loop in C,
+    and every source is tokenised whole, so this is the hot path of ``annotate``.
+    """
+    words: list[str] = []
+    for acronym, cjk, number, word in _TOKEN.findall(text):
+        if word:
+            token = _normal(word, "word")
+        elif number:
+            token = _normal(number, "number")
+        elif acronym:
+            token = _normal(acronym, "acronym")
+        else:
+            if len(cjk) == 1:
+                words.append(cjk)
+            words.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
+            continue
+        if token not in STOPWORDS:
+            words.append(token)
+    return words
 
 
 def _number_spans(text: str) -> Iterator[tuple[float, int, int]]:

@@ -29,6 +29,7 @@ from archiver.scheduling import chunk_by_host, run_host_chunks
 from archiver.warc import WarcWriter, recover_open_files
 from archiver.workers import (
     INLINE,
+    PROCESS_EXTRACTION_AFTER,
     Extraction,
     close_writers,
     final_response,
@@ -249,7 +250,10 @@ def archive_urls(
         return stats
     recover_open_files(warc_dir)
     pool = executor or ThreadPoolExecutor(max_workers=config.concurrency)
-    extraction = Extraction() if executor is None else None  # processes are local only
+    # Processes are local only. Many pages: workers from the first page, so the coordinator
+    # never grows by the lxml trees of inline extractions; few: inline, no process start-up.
+    many = len(jobs) >= PROCESS_EXTRACTION_AFTER
+    extraction = Extraction(after=1 if many else None) if executor is None else None
 
     def submit(chunk: list[UrlJob]) -> Future[list[UrlResult]]:
         return pool.submit(archive_host, chunk, config, str(warc_dir), extraction=extraction)
