@@ -24,7 +24,6 @@ from archiver.db import save_results
 from archiver.evidence import annotate
 from archiver.extract import Extracted
 from archiver.fetch import FetchConfig, fetch
-from archiver.records import FetchResult
 from archiver.scheduling import chunk_by_host, run_host_chunks
 from archiver.warc import WarcWriter, recover_open_files
 from archiver.workers import (
@@ -146,20 +145,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _unchanged_check(result: FetchResult) -> dict[str, Any]:
-    return {
-        "url": result.url,
-        "checked_at": result.captured_at,
-        "outcome": result.outcome,
-        "status_code": result.status_code,
-        "final_url": result.final_url,
-        "similarity": 1.0,
-        "drift": "unchanged",
-        "error": None,
-        "elapsed_ms": result.elapsed_ms,
-    }
-
-
 def _archive_one(
     job: UrlJob, config: FetchConfig, writer: WarcWriter, extraction: Extraction
 ) -> UrlResult:
@@ -173,7 +158,11 @@ def _archive_one(
     )
     try:
         if result.status_code == 304:
-            return UrlResult(job.url, result.outcome, check=_unchanged_check(result))
+            return UrlResult(
+                job.url,
+                result.outcome,
+                check=result.as_check_row(similarity=1.0, drift="unchanged"),
+            )
         captured = result.outcome in CAPTURED
         if captured and job.record_id and result.payload_sha256 == job.payload_sha256:
             writer.write_revisit(
@@ -182,7 +171,11 @@ def _archive_one(
                 refers_to_uri=job.final_url or job.url,
                 refers_to_date=job.captured_at or result.captured_at,
             )
-            return UrlResult(job.url, result.outcome, check=_unchanged_check(result))
+            return UrlResult(
+                job.url,
+                result.outcome,
+                check=result.as_check_row(similarity=1.0, drift="unchanged"),
+            )
         final = final_response(writer.write_fetch(result))
         capture = result.as_row() | {
             "warc_path": str(final.path) if final else None,

@@ -73,6 +73,23 @@ class FetchResult:
             "error": self.error,
         }
 
+    def as_check_row(
+        self, *, similarity: float | None = None, drift: str | None = None
+    ) -> dict[str, Any]:
+        """The ``checks`` row of this fetch seen as a revisit of an archived URL."""
+        return {
+            "url": self.url,
+            "checked_at": self.captured_at,
+            "outcome": self.outcome,
+            "status_code": self.status_code,
+            "final_url": self.final_url,
+            "similarity": similarity,
+            "drift": drift,
+            "error": self.error,
+            "elapsed_ms": self.elapsed_ms,
+            "payload_sha256": self.payload_sha256,
+        }
+
     def close(self) -> None:
         """Release the temporary files behind the bodies."""
         for stream in [self.body, *(e.raw_body for e in self.exchanges)]:

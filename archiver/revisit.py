@@ -177,21 +177,6 @@ def _probe(url: str, worker: _Worker) -> _Probe | None:
     return probe
 
 
-def _check_row(result: FetchResult) -> dict[str, Any]:
-    return {
-        "url": result.url,
-        "checked_at": result.captured_at,
-        "outcome": result.outcome,
-        "status_code": result.status_code,
-        "final_url": result.final_url,
-        "similarity": None,
-        "drift": None,
-        "error": result.error,
-        "elapsed_ms": result.elapsed_ms,
-        "payload_sha256": result.payload_sha256,
-    }
-
-
 def _headers(result: FetchResult) -> dict[str, str]:
     if not result.exchanges:
         return {}
@@ -271,7 +256,7 @@ def _check_one(job: CheckJob, worker: _Worker) -> CheckResult | _Pending:
 
 def _judge(job: CheckJob, result: FetchResult, worker: _Worker) -> CheckResult | _Pending:
     """What the response says at once; a page with a new body is left to ``_finish``."""
-    row = _check_row(result)
+    row = result.as_check_row()
     known = {entry[0]: entry[1:] for entry in job.known if entry[0]}
     if result.status_code == 304:  # unchanged since the last capture, whose validators were sent
         if job.known:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -10,36 +9,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import IN_CI
+from conftest import SCREENSHOTS
 
 from archiver.article import load_article
 from archiver.db import open_db, save_article
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.browser
-
-if not Path(CHROMIUM).exists():
-    if IN_CI:
-        raise RuntimeError(
-            f"CI must install Chromium (Debian package 'chromium'); {CHROMIUM} is missing"
-        )
-    pytest.skip(
-        f"headless Chromium not installed at {CHROMIUM} (apt-get install chromium)",
-        allow_module_level=True,
-    )
 
 
 def _free_port() -> int:
@@ -77,23 +55,15 @@ def served(tmp_path: Path, example_article: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_search_in_the_browser_shows_the_claims(served: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{served}/citations/citations", timeout=30_000)
-            assert "One row per link the article cites" in page.content()
-            page.fill("input[name=_search]", "Turkmenistan")
-            page.press("input[name=_search]", "Enter")
-            page.wait_for_url("**_search=Turkmenistan**", timeout=15_000)
-            cells = page.locator("td.col-claim").all_inner_texts()
-            page.screenshot(path=str(SCREENSHOTS / "search-turkmenistan.png"), full_page=True)
-        finally:
-            browser.close()
+def test_search_in_the_browser_shows_the_claims(served: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{served}/citations/citations", timeout=30_000)
+    assert "One row per link the article cites" in page.content()
+    page.fill("input[name=_search]", "Turkmenistan")
+    page.press("input[name=_search]", "Enter")
+    page.wait_for_url("**_search=Turkmenistan**", timeout=15_000)
+    cells = page.locator("td.col-claim").all_inner_texts()
+    page.screenshot(path=str(SCREENSHOTS / "search-turkmenistan.png"), full_page=True)
     assert (
         "Three of them border China, while Turkmenistan is heavily indebted to Beijing and "
         "is China's main supplier of gas." in cells

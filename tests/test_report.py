@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import IN_CI
+from conftest import SCREENSHOTS
 from test_check import PARAGRAPHS, archive, check_at, page
 from webserver import WebServer, text
 
@@ -17,17 +17,6 @@ from archiver.cli import cli
 from archiver.db import open_db
 from archiver.report import render_html, report_data
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 DAY0 = datetime(2024, 3, 1, 9, tzinfo=UTC)
 
 
@@ -99,29 +88,19 @@ def test_report_command_writes_the_file(checked_db: Path, tmp_path: Path) -> Non
 
 
 @pytest.mark.browser
-def test_report_renders_in_headless_chromium(checked_db: Path, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            raise RuntimeError(f"CI must install Chromium; {CHROMIUM} is missing")
-        pytest.skip(f"headless Chromium not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
+def test_report_renders_in_headless_chromium(
+    checked_db: Path, tmp_path: Path, browser: Any
+) -> None:
     output = tmp_path / "report.html"
     CliRunner().invoke(cli, ["report", "--db", str(checked_db), "--output", str(output)])
-    SCREENSHOTS.mkdir(exist_ok=True)
     shot = SCREENSHOTS / "link-health-report.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            view = browser.new_page(viewport={"width": 1200, "height": 900})
-            view.goto(output.as_uri(), timeout=30_000)
-            dead = view.locator("#status-chart rect.status-dead").bounding_box()
-            alive = view.locator("#status-chart rect.status-alive").bounding_box()
-            days = view.locator("#timeline-chart rect.bar").count()
-            totals = view.locator("ul.totals").inner_text()
-            view.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    view = browser.new_page(viewport={"width": 1200, "height": 900})
+    view.goto(output.as_uri(), timeout=30_000)
+    dead = view.locator("#status-chart rect.status-dead").bounding_box()
+    alive = view.locator("#status-chart rect.status-alive").bounding_box()
+    days = view.locator("#timeline-chart rect.bar").count()
+    totals = view.locator("ul.totals").inner_text()
+    view.screenshot(path=str(shot), full_page=True)
     assert dead is not None and alive is not None
     assert dead["width"] > 50 and abs(dead["width"] - alive["width"]) < 1  # one link each
     assert days == 16
