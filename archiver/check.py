@@ -33,7 +33,7 @@ from sqlite_utils import Database
 from archiver.evidence import annotate
 from archiver.pipeline import CAPTURED
 from archiver.report import dead_links, status_counts
-from archiver.revisit import CheckConfig, CheckJob, CheckResult, check_host
+from archiver.revisit import POOL_AFTER, CheckConfig, CheckJob, CheckResult, check_host
 from archiver.rot import CheckEvent, link_status
 from archiver.scheduling import chunk_by_host, run_host_chunks
 from archiver.warc import recover_open_files
@@ -319,7 +319,8 @@ def check_urls(
     recover_open_files(warc_dir)
     keep_archived_texts(db)
     pool = executor or ThreadPoolExecutor(max_workers=config.fetch.concurrency)
-    extraction = Extraction() if executor is None else None  # processes are local only
+    # Processes are local only; a check extracts only pages that changed, so start them late.
+    extraction = Extraction(after=POOL_AFTER) if executor is None else None
 
     def submit(chunk: list[CheckJob]) -> Future[list[CheckResult]]:
         chunk = [_with_texts(db, job) for job in chunk]
