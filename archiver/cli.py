@@ -6,7 +6,6 @@ import functools
 import json
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -329,10 +328,9 @@ def serve(db_path: Path, port: int, metadata: Path | None) -> None:
     if metadata is not None:
         command += ["--metadata", str(metadata)]
     click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
-    try:
-        sys.exit(subprocess.call(command))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    sys.stderr.flush()
+    # Become Datasette, so that Ctrl-C or a kill reaches the server itself and no orphan is left.
+    os.execv(sys.executable, command)
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:

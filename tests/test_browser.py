@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def served(tmp_path: Path, example_article: Path) -> Iterator[str]:
+@contextmanager
+def serving(db_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`archiver serve` on a free loopback port, waited for (at most 30 s), stopped afterwards."""
-    db_path = tmp_path / "citations.db"
-    save_article(open_db(db_path), load_article(str(example_article)))
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "archiver", "serve", "--db", str(db_path), "--port", str(port)],
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -49,10 +48,32 @@ def served(tmp_path: Path, example_article: Path) -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("archiver serve did not come up") from None
                 time.sleep(0.2)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def archive_db(tmp_path: Path, example_article: Path) -> Path:
+    db_path = tmp_path / "citations.db"
+    save_article(open_db(db_path), load_article(str(example_article)))
+    return db_path
+
+
+@pytest.fixture
+def served(archive_db: Path) -> Iterator[str]:
+    with serving(archive_db) as (base, _):
+        yield base
+
+
+def test_stopping_serve_stops_the_server(archive_db: Path) -> None:
+    """serve becomes Datasette: a kill of the process it started leaves no server behind."""
+    with serving(archive_db) as (base, server):
+        server.terminate()
+        server.wait(timeout=10)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/-/versions.json", timeout=2).close()
 
 
 def test_search_in_the_browser_shows_the_claims(served: str, browser: Any) -> None:
