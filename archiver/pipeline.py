@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from sqlite_utils import Database
 from archiver.db import save_results
 from archiver.evidence import annotate
 from archiver.extract import Extracted
-from archiver.fetch import FetchConfig, fetch
+from archiver.fetch import FetchConfig
 from archiver.scheduling import chunk_by_host, run_host_chunks
 from archiver.warc import WarcWriter, recover_open_files
 from archiver.workers import (
@@ -33,8 +32,7 @@ from archiver.workers import (
     close_writers,
     final_response,
     process_writer,
-    robots_cache,
-    worker_session,
+    worker_fetch,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -141,21 +139,10 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
 # -- the worker -----------------------------------------------------------------------------
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _archive_one(
     job: UrlJob, config: FetchConfig, writer: WarcWriter, extraction: Extraction
 ) -> UrlResult:
-    result = fetch(
-        job.url,
-        session=worker_session(config),
-        config=config,
-        robots=None if config.ignore_robots else robots_cache(config),
-        etag=job.etag,
-        last_modified=job.last_modified,
-    )
+    result = worker_fetch(job.url, config, etag=job.etag, last_modified=job.last_modified)
     try:
         if result.status_code == 304:
             return UrlResult(

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from archiver.extract import Extracted, sniff_kind
-from archiver.fetch import FetchConfig, fetch
+from archiver.fetch import FetchConfig
 from archiver.pipeline import CAPTURED
 from archiver.records import FetchResult
 from archiver.rot import (
@@ -50,8 +50,7 @@ from archiver.workers import (
     Extraction,
     final_response,
     process_writer,
-    robots_cache,
-    worker_session,
+    worker_fetch,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -155,12 +154,7 @@ def _probe(url: str, worker: _Worker) -> _Probe | None:
         if any(k[0] != config.run_id for k in _probes):  # a new run: forget the last one's
             _probes.clear()
     target = probe_url(url, secrets.token_hex(8))
-    result = fetch(
-        target,
-        session=worker_session(config.fetch),
-        config=config.fetch,
-        robots=None if config.fetch.ignore_robots else robots_cache(config.fetch),
-    )
+    result = worker_fetch(target, config.fetch)
     try:
         probe: _Probe | None = None
         if result.outcome in CAPTURED:
@@ -236,14 +230,8 @@ class _Pending:
 
 
 def _check_one(job: CheckJob, worker: _Worker) -> CheckResult | _Pending:
-    fetch_config = worker.config.fetch
-    result = fetch(
-        job.url,
-        session=worker_session(fetch_config),
-        config=fetch_config,
-        robots=None if fetch_config.ignore_robots else robots_cache(fetch_config),
-        etag=job.etag,
-        last_modified=job.last_modified,
+    result = worker_fetch(
+        job.url, worker.config.fetch, etag=job.etag, last_modified=job.last_modified
     )
     judged: CheckResult | _Pending | None = None
     try:

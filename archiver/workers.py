@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from archiver.extract import Extracted, extract, read_extractable
-from archiver.fetch import FetchConfig, make_session
+from archiver.fetch import FetchConfig, fetch, make_session
 from archiver.records import FetchResult
 from archiver.robots import RobotsCache
 from archiver.warc import RecordRef, WarcWriter
@@ -64,6 +64,20 @@ def robots_cache(config: FetchConfig) -> RobotsCache:
     """robots.txt rules of this process, read once per site."""
     with _shared_lock:
         return _robots.setdefault(config, RobotsCache(config))
+
+
+def worker_fetch(
+    url: str, config: FetchConfig, *, etag: str | None = None, last_modified: str | None = None
+) -> FetchResult:
+    """Fetch with this thread's session and this process's robots rules (conditional if given)."""
+    return fetch(
+        url,
+        session=worker_session(config),
+        config=config,
+        robots=None if config.ignore_robots else robots_cache(config),
+        etag=etag,
+        last_modified=last_modified,
+    )
 
 
 def close_writers() -> None:
