@@ -305,7 +305,7 @@ def page_indexes(pages: list[dict[str, Any]], corpus: Path = CORPUS) -> dict[str
     for page in pages:
         body = (corpus / page["html_file"]).read_bytes()
         text = extract(body, content_type="text/html", url=page["original_url"]).text or ""
-        indexes[page["id"]] = PassageIndex.from_text(text)
+        indexes[page["id"]] = PassageIndex(text)
     return indexes
 
 

@@ -17,9 +17,12 @@ from webserver import Handler, WebServer
 from archiver.article import load_article
 from archiver.cli import cli
 from archiver.db import migrations, open_db, save_article
+from archiver import evidence
 from archiver.evidence import (
+    CitedClaim,
     PassageIndex,
     annotate,
+    evidence_for,
     facts,
     find_evidence,
     highlight,
@@ -28,7 +31,9 @@ from archiver.evidence import (
     passages,
     rank,
     split_sentences,
+    terms,
 )
+from archiver.extract import extract
 
 REPO = Path(__file__).resolve().parents[1]
 METADATA: dict[str, Any] = json.loads((REPO / "metadata.json").read_text(encoding="utf-8"))
@@ -102,6 +107,75 @@ def test_sentences_survive_abbreviations_and_decimals() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("Dr. Who spoke. Mr. Smith left.", ["Dr. Who spoke.", "Mr. Smith left."]),
+        (
+            "J. R. Smith met U.S. and U.K. officials. Then",
+            ["J. R. Smith met U.S. and U.K. officials.", "Then"],
+        ),
+        (
+            "It launches in the mid-2020s. Clipper will",
+            ["It launches in the mid-2020s.", "Clipper will"],
+        ),
+        ("It runs in native 4K. Google said so.", ["It runs in native 4K.", "Google said so."]),
+        ('"Go!" he said. "Now?" she asked.', ['"Go!" he said.', '"Now?" she asked.']),
+        ("Plan B. Then plan C… Done.", ["Plan B. Then plan C…", "Done."]),
+    ],
+)
+def test_sentence_ends_after_initials_abbreviations_and_numbers(
+    text: str, sentences: list[str]
+) -> None:
+    assert [text[s:e] for s, e in split_sentences(text)] == sentences
+
+
+LATIN_SAMPLES = [
+    "The U.S. and the E.U. agreed; A.B.C. and a.b. too, U.S.A without the last dot.",
+    "Prices: $2,300.50, 4K, 60fps, 1,2,3, 2020s, mid-2020s, 10.7 teraflop, v2.0.1.",
+    "snake_case_words, x²y, naïve café STRASSE Straße, Ünïcödé — “quotes” and 'single'.",
+    "Он сказал, что экспорт вырос на 12 процентов. Não há nada. Ça ne marche pas.",
+    "Companies' arrested arresting planes flies studies e.g. i.e. a.m. p.m.",
+]
+
+
+@pytest.mark.parametrize("text", LATIN_SAMPLES)
+def test_the_fast_tokenizer_gives_the_general_one_s_terms(text: str) -> None:
+    assert evidence._latin_terms(text) == evidence._any_terms(text)
+
+
+def test_the_fast_tokenizer_agrees_on_every_corpus_page(corpus_pages: list[dict[str, Any]]) -> None:
+    checked = 0
+    for page in corpus_pages:
+        text = extract(
+            page["html"].encode(), content_type="text/html", url=page["original_url"]
+        ).text
+        for start, end in split_sentences(text or ""):
+            sentence = text[start:end]  # type: ignore[index]
+            if evidence._HAS_CJK.search(sentence) is None:
+                assert evidence._latin_terms(sentence) == evidence._any_terms(sentence), sentence
+                checked += 1
+    assert checked > 1000
+
+
+def test_cjk_text_is_cut_into_character_pairs() -> None:
+    assert terms("東京都 2020") == ["東京", "京都", "2020"]
+
+
+def test_evidence_for_claims_from_text_in_hand() -> None:
+    claims = [
+        CitedClaim(7, "The terminal cost US$1.2 billion.", "terminal", None),
+        CitedClaim(8, "Container traffic through the port rose by 15 per cent.", None, None),
+        CitedClaim(9, None),
+    ]
+    found = dict(evidence_for(PORT_TEXT, claims))
+    assert found[7].label == "supported" and "US$1.2 billion" in (found[7].passage or "")
+    assert found[8].label == "partial" and found[8].missing == "15"
+    assert found[9].label == "unavailable"
+    assert [e.label for _, e in evidence_for(None, claims)] == ["unavailable"] * 3
+    assert evidence_for(PORT_TEXT, []) == []
+
+
 def test_a_passage_is_a_sentence_with_its_neighbours() -> None:
     found = passages(PORT_TEXT)
     assert len(found) == 5
@@ -111,7 +185,7 @@ def test_a_passage_is_a_sentence_with_its_neighbours() -> None:
 
 
 def test_ranking_picks_the_sentence_that_says_it() -> None:
-    index = PassageIndex.from_text(PORT_TEXT)
+    index = PassageIndex(PORT_TEXT)
     ranked = rank("Harbour Works spent three years building a terminal costing $1.2bn.", index)
     assert ranked[0].passage.sentence.startswith("The new terminal cost US$1.2 billion")
     assert ranked[0].score > ranked[1].score
@@ -119,7 +193,7 @@ def test_ranking_picks_the_sentence_that_says_it() -> None:
 
 def test_anchor_words_break_a_tie() -> None:
     text = "The port grew fast. The airport grew fast."
-    index = PassageIndex.from_text(text)
+    index = PassageIndex(text)
     claim = "Both grew fast, the port and the airport."
     assert rank(claim, index, anchor="the airport")[0].passage.sentence == "The airport grew fast."
     assert rank(claim, index, anchor="the port")[0].passage.sentence == "The port grew fast."
@@ -143,7 +217,7 @@ def test_anchor_words_break_a_tie() -> None:
     ids=["quote", "paraphrase", "number", "year", "name", "negation", "unrelated"],
 )
 def test_labels(claim: str, label: str, missing: str | None) -> None:
-    evidence = find_evidence(claim, PassageIndex.from_text(PORT_TEXT))
+    evidence = find_evidence(claim, PassageIndex(PORT_TEXT))
     assert (evidence.label, evidence.missing) == (label, missing)
     assert (evidence.passage is None) == (label == "not_found")
 
