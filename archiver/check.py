@@ -136,7 +136,7 @@ def _job(db: Database, url: str) -> CheckJob:
         db.query(
             "select captures.id, captures.etag, captures.last_modified, "
             "captures.payload_sha256, checks.similarity, "
-            "checks.drift, checks.id is not null as by_check from captures "
+            "checks.drift, checks.error, checks.id is not null as by_check from captures "
             "left join checks on checks.capture_id = captures.id "
             "where captures.url = ? and captures.outcome in ('ok', 'redirected') "
             "order by captures.id desc limit 1",
@@ -146,7 +146,7 @@ def _job(db: Database, url: str) -> CheckJob:
     )
     last = next(
         db.query(
-            "select outcome, payload_sha256, similarity, drift from checks where url = ? "
+            "select outcome, payload_sha256, similarity, drift, error from checks where url = ? "
             "order by checked_at desc, id desc limit 1",
             [url],
         ),
@@ -155,18 +155,23 @@ def _job(db: Database, url: str) -> CheckJob:
     has_text = bool(
         db.execute("select 1 from sources where url = ? and text is not null", [url]).fetchone()
     )
+    # A check that answered but could not tell whether the page is there (an ``ok`` with a note
+    # in ``error``, such as an app shell) did not find the body to be the page: look again.
     known: list[tuple[str | None, float | None, str | None, bool]] = []
     if capture is not None:
         digest = capture["payload_sha256"]
         if capture["by_check"]:
-            known.append((digest, capture["similarity"], capture["drift"], True))
+            found = capture["error"] is None
+            known.append((digest, capture["similarity"], capture["drift"], found))
         elif has_text:  # the archive's own capture: its text is sources.text itself
             known.append((digest, 1.0, "unchanged", False))
         else:
             known.append((digest, None, None, False))
-    if last is not None and last["outcome"] in CAPTURED and last["payload_sha256"]:
-        known.append((last["payload_sha256"], last["similarity"], last["drift"], True))
-    conditional = last is None or last["outcome"] in CAPTURED
+    answered = last is not None and last["outcome"] in CAPTURED
+    if last is not None and answered and last["payload_sha256"]:
+        found = last["error"] is None
+        known.append((last["payload_sha256"], last["similarity"], last["drift"], found))
+    conditional = last is None or (answered and last["error"] is None)
     return CheckJob(
         url=url,
         capture_id=capture["id"] if capture else None,

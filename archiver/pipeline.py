@@ -52,6 +52,10 @@ class UrlJob:
     record_id: str | None = None  # WARC-Record-ID of the last good response
     captured_at: str | None = None
     final_url: str | None = None
+    #: That capture's similarity and drift against the cited text, which an unchanged answer
+    #: keeps: not 1.0 when a check made the capture because the text had changed.
+    similarity: float | None = 1.0
+    drift: str | None = "unchanged"
 
 
 @dataclass
@@ -93,7 +97,8 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
     """Distinct cited URLs of the articles that need fetching, in citation order.
 
     Without ``refresh``: URLs with no successful capture yet (failed ones are tried again).
-    With ``refresh``: every URL, carrying the validators of its last good capture.
+    With ``refresh``: every URL, carrying the validators of its last good capture and, when a
+    check made that capture (the text had changed), the similarity and drift the check found.
     """
     ids = list(article_ids)
     if not ids:
@@ -111,8 +116,18 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
         row["url"]: row
         for row in db.query(
             f"select url, etag, last_modified, payload_sha256, warc_record_id, captured_at, "
-            f"final_url, max(id) from captures where outcome in ('ok', 'redirected') "
+            f"final_url, max(id) as id from captures where outcome in ('ok', 'redirected') "
             f"and url in (select url from citations where article_id in ({marks})) group by url",
+            ids,
+        )
+    }
+    # A check's capture (the text had changed) keeps the similarity and drift the check found.
+    by_check = {
+        row["capture_id"]: (row["similarity"], row["drift"])
+        for row in db.query(
+            f"select capture_id, similarity, drift from checks where capture_id in ("
+            f"select max(id) from captures where outcome in ('ok', 'redirected') and url in "
+            f"(select url from citations where article_id in ({marks})) group by url)",
             ids,
         )
     }
@@ -122,6 +137,7 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
         if good is None:
             jobs.append(UrlJob(url))
         elif refresh:
+            similarity, drift = by_check.get(good["id"], (1.0, "unchanged"))
             jobs.append(
                 UrlJob(
                     url,
@@ -131,6 +147,8 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
                     record_id=good["warc_record_id"],
                     captured_at=good["captured_at"],
                     final_url=good["final_url"],
+                    similarity=similarity,
+                    drift=drift,
                 )
             )
     return jobs
@@ -148,7 +166,7 @@ def _archive_one(
             return UrlResult(
                 job.url,
                 result.outcome,
-                check=result.as_check_row(similarity=1.0, drift="unchanged"),
+                check=result.as_check_row(similarity=job.similarity, drift=job.drift),
             )
         captured = result.outcome in CAPTURED
         if captured and job.record_id and result.payload_sha256 == job.payload_sha256:
@@ -161,7 +179,7 @@ def _archive_one(
             return UrlResult(
                 job.url,
                 result.outcome,
-                check=result.as_check_row(similarity=1.0, drift="unchanged"),
+                check=result.as_check_row(similarity=job.similarity, drift=job.drift),
             )
         final = final_response(writer.write_fetch(result))
         capture = result.as_row() | {

@@ -13,7 +13,10 @@ What one check does:
 2. The final response is classified (``archiver.rot``): a bot-challenge page or a redirect to a
    login page is ``blocked``; a redirect to the home page or a ``/404``-like page, an error-page
    title, or the same page the site serves for a made-up path (one probe per site directory per
-   run) is ``soft_404``.
+   run) is ``soft_404``. Unless that page is a JavaScript app's shell, one page for every path,
+   and the URL's archived text was no more than that shell: then the archive never held anything
+   that tells this page from a missing one, and the check says ``ok`` with a "cannot tell" note
+   in ``error`` rather than count towards ``dead`` a page that may well be there.
 3. A live page whose text differs from the last capture's is captured again (WARC records, and
    for the coordinator a ``captures`` row and its text), so both versions stay; its similarity
    to the text the claim was archived from gives ``drift``.
@@ -35,9 +38,12 @@ from archiver.fetch import FetchConfig
 from archiver.pipeline import CAPTURED
 from archiver.records import FetchResult
 from archiver.rot import (
+    CANNOT_TELL,
+    app_shell,
     challenge_reason,
     drift_for,
     error_page_reason,
+    nearly_empty,
     page_signals,
     path_words,
     redirect_reason,
@@ -266,19 +272,49 @@ def _judge(job: CheckJob, result: FetchResult, worker: _Worker) -> CheckResult |
     row["similarity"], row["drift"] = seen[:2]
     if seen[2]:  # a check found this very body to be the page: nothing new to learn
         return CheckResult(job.url, result.outcome, row)
-    # The body is the last capture's, never checked: its text is the capture's.
-    reason = _soft_404_by_probe(job, result, job.capture_text, worker)
-    if reason is not None:
-        row.update(outcome="soft_404", error=reason, similarity=None, drift=None)
-        return CheckResult(job.url, "soft_404", row)
-    return CheckResult(job.url, result.outcome, row)
+    # The body is the last capture's, not yet found to be the page: its text is the capture's.
+    return CheckResult(job.url, _by_probe(job, result, job.capture_text, row, worker), row)
 
 
-def _soft_404_by_probe(
-    job: CheckJob, result: FetchResult, text: str | None, worker: _Worker
-) -> str | None:
+def _by_probe(
+    job: CheckJob, result: FetchResult, text: str | None, row: dict[str, Any], worker: _Worker
+) -> str:
+    """The outcome once the site's answer for a made-up path is known; ``row`` is updated.
+
+    ``soft_404`` when the page is that answer; but a JavaScript app's shell that the URL was
+    archived as too stays ``ok`` with a note: nothing archived tells it from a missing page.
+    """
     probe = _probe(job.url, worker) if worker.config.probe else None
-    return _probe_says(job, result, text, probe) if probe is not None else None
+    reason = _probe_says(job, result, text, probe) if probe is not None else None
+    if reason is None:
+        return result.outcome
+    if _shell_as_archived(job, result, text):
+        row["error"] = (
+            f"{CANNOT_TELL}the site answers any path with the same JavaScript app shell, as this "
+            "URL did when archived; the page is made in the browser"
+        )
+        return result.outcome
+    row.update(outcome="soft_404", error=reason, similarity=None, drift=None)
+    return "soft_404"
+
+
+def _shell_as_archived(job: CheckJob, result: FetchResult, text: str | None) -> bool:
+    """Is the page an app shell whose text is what was archived from the URL (or next to none)?
+
+    Then the archived page was the shell too (a page with text of its own that is now answered by
+    the shell is a soft 404, as ever).
+    """
+    if result.body is None:
+        return False
+    result.body.seek(0)
+    if not app_shell(page_signals(result.body.read(SIGNAL_BYTES), result.charset)):
+        return False
+    cited = job.cited_text
+    if nearly_empty(cited) and nearly_empty(text):
+        return True
+    return _same_text(text, cited) or same_template(
+        text, cited, drop=path_words(job.url, result.final_url)
+    )
 
 
 def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
@@ -289,11 +325,10 @@ def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
         text = extracted["text"]
         row["similarity"] = similarity(job.cited_text, text)
         row["drift"] = drift_for(row["similarity"])
-        reason = _soft_404_by_probe(job, result, text, worker)
-        if reason is not None:
-            row.update(outcome="soft_404", error=reason, similarity=None, drift=None)
-            return CheckResult(job.url, "soft_404", row, extracted_now=True)
-        check = CheckResult(job.url, result.outcome, row, extracted_now=True)
+        outcome = _by_probe(job, result, text, row, worker)
+        check = CheckResult(job.url, outcome, row, extracted_now=True)
+        if outcome not in CAPTURED:
+            return check
         if job.capture_id is None or not _same_text(text, job.capture_text):
             final = final_response(worker.writer().write_fetch(result))
             check.capture = result.as_row() | {

@@ -37,12 +37,14 @@ __all__ = [
     "BLOCKED_OUTCOMES",
     "CheckEvent",
     "PageSignals",
+    "app_shell",
     "challenge_reason",
     "containment",
     "drift_for",
     "error_page_reason",
     "jaccard",
     "link_status",
+    "nearly_empty",
     "page_signals",
     "redirect_reason",
     "same_template",
@@ -61,6 +63,13 @@ TEMPLATE_AT = 0.9
 TEMPLATE_LENGTH_RATIO = 0.7
 #: Below this many visible words a page with a captcha widget is a challenge, not an article.
 CHALLENGE_MAX_WORDS = 150
+#: At most this many visible words, and scripts: a JavaScript app's shell (content comes later).
+SHELL_MAX_WORDS = 60
+#: Extracted text of at most this many words ("Loading...", "Enable JavaScript to run this
+#: app.") says nothing of the page: two such texts cannot tell two pages apart.
+NEARLY_EMPTY_WORDS = 12
+#: Start of a check's ``error`` when it answered but cannot say whether the page is there.
+CANNOT_TELL = "cannot tell: "
 
 #: Outcomes of a check that reached the page (a body too large to keep is still a live page).
 ALIVE_OUTCOMES = frozenset({"ok", "redirected", "too_large"})
@@ -143,6 +152,11 @@ def same_template(page: str | None, probe: str | None, *, drop: Iterable[str] = 
     return jaccard(shingles(page, 3, drop=dropped), shingles(probe, 3, drop=dropped)) >= TEMPLATE_AT
 
 
+def nearly_empty(text: str | None) -> bool:
+    """Does ``text`` hold next to nothing (see ``NEARLY_EMPTY_WORDS``)?"""
+    return len(_WORD.findall(text or "")) <= NEARLY_EMPTY_WORDS
+
+
 def path_words(*urls: str | None) -> set[str]:
     """Words of the paths and queries of ``urls`` (what an error template may echo)."""
     words: set[str] = set()
@@ -159,6 +173,8 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]+>")
 _HIDDEN = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
+#: The same, also when the element runs past the bytes read (a shell's inline bundle may).
+_HIDDEN_TO_END = re.compile(r"<(script|style|noscript|template)\b.*?(?:</\1\s*>|\Z)", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,19 @@ class PageSignals:
         """Words outside tags, scripts and styles (only asked for when a captcha shows up)."""
         visible = _TAG.sub(" ", _HIDDEN.sub(" ", self.head))
         return len(_WORD.findall(html.unescape(visible)))
+
+
+def app_shell(signals: PageSignals) -> bool:
+    """Is the page the shell of a single-page app: scripts, and next to no text of its own?
+
+    Such sites serve one HTML page for every path and build the page in the browser, so the
+    answer for a made-up path is the very page served for a real one: without running the
+    scripts, a check cannot tell whether the page asked for exists.
+    """
+    if "<script" not in signals.head:
+        return False
+    visible = _TAG.sub(" ", _HIDDEN_TO_END.sub(" ", signals.head))
+    return len(_WORD.findall(html.unescape(visible))) <= SHELL_MAX_WORDS
 
 
 def _clean(fragment: str | None) -> str | None:

@@ -230,6 +230,69 @@ def test_page_that_was_already_the_template_when_archived_is_soft_404(
     assert first["extracted"] == 0  # the body was the capture's: its text was known
 
 
+def app_shell(noscript: str = "You need to enable JavaScript to run this app.") -> bytes:
+    """The one HTML page a single-page app serves for every path (JavaScript fills it in)."""
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Port Observatory</title>"
+        "<script type='module' crossorigin src='/assets/index-4b1c9e.js'></script>"
+        "<link rel='stylesheet' href='/assets/index-77d2.css'></head>"
+        f"<body><noscript>{noscript}</noscript><div id='root'></div></body></html>"
+    ).encode()
+
+
+def serve_once_per_request(h: Handler) -> None:
+    """An app shell with a fresh CSP nonce each time: new bytes, the same (near-empty) text."""
+    nonce = f"{h.count('nonce'):08d}"
+    body = app_shell().replace(b"<script type", f"<script nonce='{nonce}' type".encode())
+    h.respond(200, body)
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        lambda h: h.respond(200, app_shell()),
+        lambda h: h.respond(200, app_shell(noscript="")),
+        serve_once_per_request,
+    ],
+    ids=["same-bytes", "no-text-at-all", "new-bytes-each-time"],
+)
+def test_single_page_app_archived_as_its_shell_is_not_a_soft_404(
+    tmp_path: Path, web_server: WebServer, db_path: Path, behaviour: Callable[[Handler], None]
+) -> None:
+    """The site answers every path with one app shell, and so it did when the page was archived:
+    a check cannot tell a live page from a missing one, so it must not count towards dead."""
+    web_server.routes["/app/"] = behaviour
+    archive(tmp_path, db_path, web_server, ["/app/reports/ports-2020"])
+    url = web_server.url("/app/reports/ports-2020")
+    for days in range(4):  # enough failing checks over enough days would make it dead
+        check_at(db_path, DAY0 + timedelta(days=days))
+        check = latest_check(db_path, url)
+        assert check["outcome"] == "ok", check["error"]
+        assert check["error"].startswith("cannot tell: ")
+        assert source(db_path, url)["link_status"] == "alive"
+    probes = [
+        p
+        for p in web_server.paths()
+        if p.startswith("/app/reports/") and p != "/app/reports/ports-2020"
+    ]
+    assert len(probes) == 4  # one per run: the shell is looked at again, not taken as checked
+    assert open_db(db_path)["captures"].count == 1  # the shell's text never changed
+
+
+def test_page_with_text_now_answered_by_an_app_shell_is_soft_404(
+    tmp_path: Path, web_server: WebServer, db_path: Path
+) -> None:
+    """The cited page had text of its own; now the site serves one app shell for any path."""
+    web_server.routes["/app/reports/ports-2020"] = page(PARAGRAPHS)
+    archive(tmp_path, db_path, web_server, ["/app/reports/ports-2020"])
+    del web_server.routes["/app/reports/ports-2020"]
+    web_server.routes["/app/"] = lambda h: h.respond(200, app_shell())
+    check_json(db_path)
+    check = latest_check(db_path, web_server.url("/app/reports/ports-2020"))
+    assert check["outcome"] == "soft_404"
+    assert check["error"] == "soft 404: a made-up path on the site answers the same page"
+
+
 def test_probe_is_fetched_once_per_site_directory(
     tmp_path: Path, web_server: WebServer, db_path: Path
 ) -> None:
@@ -262,6 +325,50 @@ def test_error_page_served_with_200_is_soft_404(
     archive(tmp_path, db_path, web_server, ["/story"])
     web_server.routes["/story"] = page(["Try the search box."], title="Page Not Found")
     assert check_json(db_path)["outcomes"] == {"soft_404": 1}
+
+
+def refresh(tmp_path: Path, db_path: Path) -> None:
+    """``archive --refresh`` of the article ``archive`` wrote."""
+    args = ["archive", str(tmp_path / "article.md"), "--refresh", "--db", str(db_path)]
+    result = CliRunner().invoke(
+        cli, [*args, "--warc-dir", str(tmp_path / "warc"), *FETCH, "--silent"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def with_validator(body: bytes, etag: str | None) -> Callable[[Handler], None]:
+    """``body``, with an ETag that a conditional GET gets a 304 for (no validator if None)."""
+
+    def behaviour(h: Handler) -> None:
+        if etag is not None and h.headers.get("If-None-Match") == etag:
+            h.respond(304, b"", content_type=None, headers={"ETag": etag})
+        else:
+            h.respond(200, body, headers={"ETag": etag} if etag else None)
+
+    return behaviour
+
+
+@pytest.mark.parametrize("etag", [None, '"v2"'], ids=["same-payload", "not-modified"])
+def test_refresh_that_learns_nothing_keeps_the_drift_a_check_found(
+    tmp_path: Path, web_server: WebServer, db_path: Path, etag: str | None
+) -> None:
+    """The newest capture was made by a check that found the text changed; a refresh that gets
+    the same page again (a 304, or the same payload) still differs from what was cited."""
+    web_server.routes["/story"] = page(PARAGRAPHS)
+    archive(tmp_path, db_path, web_server, ["/story"])
+    url = web_server.url("/story")
+    web_server.routes["/story"] = with_validator(article_html(PARAGRAPHS[:2]), etag)
+    check_at(db_path, DAY0)
+    drifted = latest_check(db_path, url)
+    assert drifted["drift"] == "changed" and drifted["capture_id"] == 2
+    refresh(tmp_path, db_path)
+    refreshed = latest_check(db_path, url)
+    assert refreshed["status_code"] == (304 if etag else 200) and refreshed["capture_id"] is None
+    assert (refreshed["similarity"], refreshed["drift"]) == (drifted["similarity"], "changed")
+    check_at(db_path, DAY0 + timedelta(days=1))
+    assert latest_check(db_path, url)["drift"] == "changed"
+    assert source(db_path, url)["link_status"] == "drifted"
+    assert open_db(db_path)["captures"].count == 2
 
 
 # -- blocked -------------------------------------------------------------------------------------

@@ -10,10 +10,12 @@ from archiver.check import parse_duration
 from archiver.revisit import probe_url
 from archiver.rot import (
     CheckEvent,
+    app_shell,
     challenge_reason,
     drift_for,
     error_page_reason,
     link_status,
+    nearly_empty,
     page_signals,
     redirect_reason,
     same_template,
@@ -91,6 +93,47 @@ def test_a_template_that_echoes_the_path_is_one_template() -> None:
 def test_a_real_page_is_not_the_sites_template() -> None:
     probe = "Docs portal\nYou asked for docs/9f3a1c which we moved. Browse our sections below."
     assert not same_template(CITED, probe)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!doctype html><html><head><title>Port Observatory</title>"
+        b"<script type='module' src='/assets/index-4b1c.js'></script></head>"
+        b"<body><noscript>You need to enable JavaScript to run this app.</noscript>"
+        b"<div id='root'></div></body></html>",
+        b"<html><head><title>Ports</title></head><body><app-root>Loading...</app-root>"
+        b"<script src='runtime.js'></script><script src='main.js'></script></body></html>",
+        # the bundle inlined, running past the bytes read
+        b"<html><head><title>Ports</title><script>" + b"var a = 'word word word';" * 3000,
+    ],
+    ids=["react", "angular", "inline-bundle-cut-off"],
+)
+def test_a_javascript_app_shell_is_an_app_shell(body: bytes) -> None:
+    assert app_shell(page_signals(body[:64_000]))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a server's catch-all page: text, no scripts
+        b"<html><head><title>Docs portal</title></head><body><p>You asked for a page that has"
+        b" moved. Browse the sections below.</p></body></html>",
+        # an article that also runs scripts
+        b"<html><head><title>Ports</title><script src='/analytics.js'></script></head><body>"
+        + "".join(f"<p>{p}</p>" for p in PARAGRAPHS * 3).encode()
+        + b"</body></html>",
+    ],
+    ids=["no-scripts", "article-with-scripts"],
+)
+def test_pages_with_text_of_their_own_are_not_app_shells(body: bytes) -> None:
+    assert not app_shell(page_signals(body))
+
+
+def test_nearly_empty_texts() -> None:
+    assert nearly_empty(None) and nearly_empty("") and nearly_empty("Loading...")
+    assert nearly_empty("You need to enable JavaScript to run this app.")
+    assert not nearly_empty(PARAGRAPHS[0])
 
 
 @pytest.mark.parametrize(
