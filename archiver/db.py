@@ -16,6 +16,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archiver.article import Article
+from archiver.evidence import save_evidence
 
 if TYPE_CHECKING:
     from archiver.pipeline import UrlResult
@@ -367,3 +368,25 @@ def save_results(db: Database, results: list[UrlResult]) -> None:
             "update sources set first_captured = ? where url = ? and first_captured is null",
             [(row["last_captured"], row["url"]) for row in texts],
         )
+        _save_found_evidence(db, [r for r in results if r.capture is not None and r.evidence])
+
+
+def _save_found_evidence(db: Database, results: list[UrlResult]) -> None:
+    """The evidence the workers found, tied to the captures just written (one per URL)."""
+    if not results:
+        return
+    marks = ", ".join("?" for _ in results)
+    capture_ids = dict(
+        db.execute(
+            f"select url, max(id) from captures where url in ({marks}) group by url",
+            [r.url for r in results],
+        ).fetchall()
+    )
+    save_evidence(
+        db,
+        [
+            ({"id": citation_id, "capture_id": capture_ids[r.url], "url": r.url}, evidence)
+            for r in results
+            for citation_id, evidence in r.evidence or ()
+        ],
+    )

@@ -13,14 +13,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from archiver.db import save_results
-from archiver.evidence import annotate
+from archiver.evidence import CitedClaim, Evidence
 from archiver.extract import Extracted
 from archiver.fetch import FetchConfig
 from archiver.scheduling import chunk_by_host, run_host_chunks
@@ -56,6 +56,8 @@ class UrlJob:
     #: keeps: not 1.0 when a check made the capture because the text had changed.
     similarity: float | None = 1.0
     drift: str | None = "unchanged"
+    #: The claims citing this URL, so the worker that extracts the page finds their evidence.
+    claims: tuple[CitedClaim, ...] = ()
 
 
 @dataclass
@@ -67,13 +69,18 @@ class UrlResult:
     capture: dict[str, Any] | None = None
     check: dict[str, Any] | None = None
     extracted: dict[str, str | None] | None = None
+    #: (citation id, evidence) for the claims of the job, found in the extracted text.
+    evidence: list[tuple[int, Evidence]] | None = None
     #: Extraction still running in a worker process; ``archive_host`` waits for it at the end.
-    extraction: Future[Extracted] | None = field(default=None, repr=False, compare=False)
+    extraction: Future[tuple[Extracted, list[tuple[int, Evidence]]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def finish(self) -> UrlResult:
         """Wait for the extraction (if any) and keep its columns; picklable afterwards."""
         if self.extraction is not None:
-            self.extracted = self.extraction.result().as_dict()
+            extracted, self.evidence = self.extraction.result()
+            self.extracted = extracted.as_dict()
             self.extraction = None
         return self
 
@@ -151,7 +158,23 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
                     drift=drift,
                 )
             )
-    return jobs
+    claims = _claims_by_url(db, ids)
+    return [replace(job, claims=tuple(claims[job.url])) for job in jobs]
+
+
+def _claims_by_url(db: Database, article_ids: list[int]) -> dict[str, list[CitedClaim]]:
+    """Every citation of the URLs these articles cite, other articles' citations included."""
+    marks = ", ".join("?" for _ in article_ids)
+    claims: dict[str, list[CitedClaim]] = defaultdict(list)
+    for row in db.query(
+        f"select id, url, claim, anchor_text, context from citations where url in "
+        f"(select url from citations where article_id in ({marks})) order by id",
+        article_ids,
+    ):
+        claims[row["url"]].append(
+            CitedClaim(row["id"], row["claim"], row["anchor_text"], row["context"])
+        )
+    return claims
 
 
 # -- the worker -----------------------------------------------------------------------------
@@ -189,7 +212,7 @@ def _archive_one(
         }
         done = UrlResult(job.url, result.outcome, capture=capture)
         if captured and result.body is not None:
-            done.extraction = extraction.submit(result)
+            done.extraction = extraction.submit_with_evidence(result, job.claims)
         return done
     finally:
         result.close()
@@ -258,9 +281,6 @@ def archive_urls(
 
     def save(results: list[UrlResult]) -> None:
         save_results(db, results)
-        captured = [result.url for result in results if result.capture is not None]
-        if captured:  # evidence while the other hosts are still being fetched
-            annotate(db, urls=captured)
         for result in results:
             stats.done += 1
             stats.outcomes[result.outcome] += 1

@@ -15,12 +15,14 @@ import multiprocessing.util
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
+from archiver.evidence import CitedClaim, Evidence, evidence_for
 from archiver.extract import Extracted, extract, read_extractable
 from archiver.fetch import FetchConfig, fetch, make_session
 from archiver.records import FetchResult
@@ -33,6 +35,8 @@ LOGGER = logging.getLogger(__name__)
 TRIM_AFTER_BYTES = 1_000_000
 #: Extractions done in the fetching threads before worker processes are started for the rest.
 PROCESS_EXTRACTION_AFTER = 40
+
+Done = TypeVar("Done")
 
 _local = threading.local()
 _shared_lock = threading.Lock()
@@ -120,6 +124,18 @@ def _extract_and_trim(body: bytes, **kwargs: Any) -> Extracted:
     return extracted
 
 
+def _extract_with_evidence(
+    body: bytes, claims: Sequence[CitedClaim], **kwargs: Any
+) -> tuple[Extracted, list[tuple[int, Evidence]]]:
+    """Extraction, then the evidence of the claims citing the page, from the text in hand.
+
+    Done in the worker: the coordinator would otherwise read every text back from SQLite and
+    rank it on the one core that also runs the fetching threads.
+    """
+    extracted = _extract_and_trim(body, **kwargs)
+    return extracted, evidence_for(extracted.text, claims)
+
+
 class Extraction:
     """Extraction inline at first, in worker processes once a run turns out to need many.
 
@@ -140,6 +156,15 @@ class Extraction:
 
     def submit(self, result: FetchResult) -> Future[Extracted]:
         """Extract ``result``'s body (read now, so the result may be closed before it is done)."""
+        return self._submit(_extract_and_trim, result)
+
+    def submit_with_evidence(
+        self, result: FetchResult, claims: Sequence[CitedClaim]
+    ) -> Future[tuple[Extracted, list[tuple[int, Evidence]]]]:
+        """Extract ``result``'s body and find the evidence of ``claims`` in its text."""
+        return self._submit(_extract_with_evidence, result, claims)
+
+    def _submit(self, task: Callable[..., Done], result: FetchResult, *args: Any) -> Future[Done]:
         assert result.body is not None
         result.body.seek(0)
         body = read_extractable(result.body, result.content_type)
@@ -159,9 +184,9 @@ class Extraction:
                 )
             pool = self.pool
         if pool is not None:
-            return pool.submit(_extract_and_trim, body, **kwargs)
-        done: Future[Extracted] = Future()
-        done.set_result(extract(body, **kwargs))
+            return pool.submit(task, body, *args, **kwargs)
+        done: Future[Done] = Future()
+        done.set_result(task(body, *args, **kwargs))
         return done
 
     def shutdown(self) -> None:

@@ -19,6 +19,7 @@ from archiver.db import open_db, save_article
 from archiver.fetch import FetchConfig
 from archiver.pipeline import archive_urls, frontier
 from archiver.warc import read_records
+from archiver.workers import PROCESS_EXTRACTION_AFTER
 
 ARTICLE_PAGE = (
     "<html><head><title>A page about ports</title></head><body><article>"
@@ -252,6 +253,37 @@ def test_many_pages_extracted_in_worker_processes(tmp_path: Path, db_path: Path)
     assert summary["fetch"]["outcomes"] == {"ok": 50}
     texts = {row["text"] for row in open_db(db_path)["sources"].rows}
     assert len(texts) == 1 and "US$1.2 billion" in texts.pop()
+
+
+def test_evidence_is_found_where_the_page_is_extracted(tmp_path: Path, db_path: Path) -> None:
+    """Many pages: worker processes extract them and rank the claims citing each, so the
+    coordinator stores evidence without reading the texts back (no ``annotate`` here)."""
+    with WebServer("127.0.0.3", {"/page/": _stable}) as server:
+        sentences = [
+            f"The new terminal cost US$1.2 billion [source]({server.url(f'/page/{i}')})."
+            if i % 2
+            else f"The new terminal cost US$1.5 billion and was built in three years [report]({server.url(f'/page/{i}')})."
+            for i in range(PROCESS_EXTRACTION_AFTER + 2)
+        ]
+        article = tmp_path / "claims.md"
+        article.write_text("# Ports\n\n" + " ".join(sentences), encoding="utf-8")
+        db = open_db(db_path)
+        saved = save_article(db, load_article(str(article)))
+        jobs = frontier(db, article_ids=[saved.article_id])
+        assert all(len(job.claims) == 1 for job in jobs)
+        config = FetchConfig(allow_private_addresses=True, delay=0, timeout=5)
+        archive_urls(db, jobs, config=config, warc_dir=tmp_path / "warc")
+    rows = list(
+        db.query(
+            "select c.url, e.label, e.missing, e.capture_id, k.id as capture from citations c "
+            "join evidence e on e.citation_id = c.id join captures k on k.url = c.url"
+        )
+    )
+    assert len(rows) == len(sentences)
+    assert all(row["capture_id"] == row["capture"] for row in rows)
+    labels = sorted((row["label"], row["missing"]) for row in rows)
+    half = len(sentences) // 2
+    assert labels == [("partial", "1.5 billion")] * half + [("supported", None)] * half
 
 
 def test_any_executor_can_run_the_hosts(tmp_path: Path, site: WebServer, db_path: Path) -> None:
