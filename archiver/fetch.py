@@ -10,8 +10,8 @@ What it guards against, and where:
   ``make_session`` again at connect time (no DNS-rebinding gap);
 * robots.txt and per-host politeness: ``robots.RobotsCache`` and ``politeness.HostThrottle``;
 * redirects: followed by hand, one hop at a time, so each hop gets both checks above;
-* endless or huge bodies: a wall-clock watchdog per response and a cap on decoded bytes that
-  also stops gzip bombs early (decompression is asked for at most ``max_bytes + 1`` bytes).
+* endless or huge bodies: a wall-clock ``deadlines.Deadline`` per response and a cap on decoded
+  bytes that also stops gzip bombs early (decompression is asked for at most ``max_bytes + 1``).
 
 Bodies: each ``Exchange.raw_body`` holds the entity as it came off the wire (content-encoding
 intact) for the WARC response record; ``FetchResult.body`` holds the decoded payload that the
@@ -23,22 +23,21 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
-import socket
 import ssl
-import threading
 import time
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from tempfile import SpooledTemporaryFile
-from types import TracebackType
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
 
 from archiver import __version__
+from archiver.deadlines import Deadline
 from archiver.errors import (
     BlockedByRobots,
     FetchError,
@@ -202,65 +201,6 @@ def _spool() -> IO[bytes]:
     return SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115 - caller owns and closes it
 
 
-class _Watchdog:
-    """Shuts a response's socket when the wall-clock limit passes.
-
-    ``read_timeout`` bounds each socket read, so a server sending one byte a second could
-    keep a worker forever; shutting the socket from a timer thread wakes the blocked read.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
-        self.fired = False
-        self.peer: str | None = None
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._timer.cancel()
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sock = sock
-            fired = self.fired
-        try:
-            self.peer = str(sock.getpeername()[0])
-        except (OSError, IndexError):
-            pass
-        if fired:
-            _shutdown(sock)
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            sock = self._sock
-        if sock is not None:
-            LOGGER.debug("wall-clock limit of %ss reached, closing the socket", self.seconds)
-            _shutdown(sock)
-
-    def expired(self) -> bool:
-        return self.fired or time.monotonic() >= self.deadline
-
-    def timeout_error(self, url: str) -> FetchTimeout:
-        return FetchTimeout(f"no complete response within {self.seconds:g}s", url=url)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the base method, also for SSLSocket
-    except OSError:
-        pass
-
-
 class _Decoder:
     """Incremental gzip/deflate decoding that never produces more than it is asked for."""
 
@@ -316,7 +256,7 @@ def _read_body(
     resp: requests.Response,
     exchange: Exchange,
     config: FetchConfig,
-    watch: _Watchdog,
+    watch: Deadline,
     keep_prefix: bool,
 ) -> _Body:
     """Stream the body into ``exchange.raw_body`` (as sent) and a decoded ``_Body``."""
@@ -388,7 +328,7 @@ def _reuse_if_small(resp: requests.Response) -> None:
         resp.raw.release_conn()
 
 
-def _error_for(exc: BaseException, url: str, watch: _Watchdog) -> FetchError:
+def _error_for(exc: BaseException, url: str, watch: Deadline) -> FetchError:
     """Turn a requests/urllib3/socket exception into a FetchError with the right outcome."""
     if watch.fired:
         return watch.timeout_error(url)
@@ -426,7 +366,7 @@ _NETWORK_ERRORS = (
 )
 
 
-def _exchange(resp: requests.Response, watch: _Watchdog, started_at: str) -> Exchange:
+def _exchange(resp: requests.Response, watch: Deadline, started_at: str) -> Exchange:
     """Record the hop as sent and received (Host is added by http.client, so add it here)."""
     request = resp.request
     url = request.url or resp.url
@@ -450,6 +390,37 @@ def _exchange(resp: requests.Response, watch: _Watchdog, started_at: str) -> Exc
         response_headers=[(str(k), str(v)) for k, v in raw.headers.items()],
         ip_address=watch.peer,
         started_at=started_at,
+    )
+
+
+def _get(
+    session: requests.Session, url: str, headers: dict[str, str], timeout: tuple[float, float]
+) -> requests.Response:
+    """``session.get(url, headers=headers, stream=True, allow_redirects=False)``, for less CPU.
+
+    ``Session.request`` runs every session setting (headers, params, auth, hooks, proxies,
+    verify, cert, a copy of the cookie jar) through generic merge helpers on each call: about
+    60 of the 330 microseconds requests spends on a small GET. Here the request is prepared
+    from the session's own headers, params, auth, cookies and hooks (the same request, byte for
+    byte) and given to ``Session.send``, the prepared-request flow of the requests docs, which
+    still picks the mounted adapter, stores the cookies the response sets (a redirect's
+    ``Set-Cookie`` reaches the next hop) and runs response hooks. The environment is not read:
+    ``make_session`` turns ``trust_env`` off, and the guarded adapter refuses proxies.
+    """
+    merged = CaseInsensitiveDict((k, v) for k, v in session.headers.items() if v is not None)
+    merged.update(headers)
+    request = requests.PreparedRequest()
+    request.prepare(
+        method="GET",
+        url=url,
+        headers=merged,
+        params=session.params or None,
+        auth=session.auth,
+        cookies=session.cookies,
+        hooks=session.hooks,
+    )
+    return session.send(
+        request, timeout=timeout, stream=True, allow_redirects=False, proxies=dict(session.proxies)
     )
 
 
@@ -570,15 +541,10 @@ class _Fetch:
         """
         config = self.config
         started_at = _now_iso()
-        with _Watchdog(config.timeout) as watch, watching_sockets(watch.watch):
+        with Deadline(config.timeout) as watch, watching_sockets(watch.watch):
             try:
-                resp = self.session.get(
-                    url,
-                    headers=self.headers,
-                    timeout=(config.connect_timeout, config.read_timeout),
-                    stream=True,
-                    allow_redirects=False,
-                )
+                timeout = (config.connect_timeout, config.read_timeout)
+                resp = _get(self.session, url, self.headers, timeout)
             except ValueError as exc:  # requests parses a Location even when not following it
                 if isinstance(exc, requests.exceptions.RequestException):
                     raise _error_for(exc, url, watch) from exc

@@ -6,13 +6,15 @@ import gzip
 import hashlib
 import io
 import json
+import multiprocessing
 import socket
+import threading
 import time
 import zlib
 from datetime import UTC, datetime
 
 import pytest
-from webserver import CYRILLIC, ETAG, LAST_MODIFIED, OK_HTML, WebServer, resolver_for
+from webserver import CYRILLIC, ETAG, LAST_MODIFIED, OK_HTML, Handler, WebServer, resolver_for
 
 from archiver import __version__
 from archiver.fetch import (
@@ -413,3 +415,80 @@ def test_connections_are_kept_alive_between_fetches(web_server: WebServer) -> No
     for path in ["/ok", "/redirect/302/1", "/status/404", "/empty"]:
         fetch(web_server.url(path), session=session, config=cfg, throttle=throttle)
     assert web_server.connections == 1
+
+
+# --- the shared wall-clock watchdog --------------------------------------------------------
+
+
+def test_parallel_drips_each_end_at_their_own_limit(web_server: WebServer) -> None:
+    """One watcher thread serves every fetch: the later-started, shorter limit must wake it."""
+    ended: dict[str, tuple[str, float]] = {}
+
+    def drip(name: str, timeout: float) -> None:
+        started = time.monotonic()
+        result = get(web_server.url(f"/drip?interval=0.05&{name}"), config(timeout=timeout))
+        ended[name] = (result.outcome, time.monotonic() - started)
+
+    long = threading.Thread(target=drip, args=("long", 2.0))
+    long.start()
+    deadline = time.monotonic() + 5
+    while not web_server.requests and time.monotonic() < deadline:  # long's limit is queued
+        time.sleep(0.01)
+    short = threading.Thread(target=drip, args=("short", 0.5))
+    short.start()
+    for thread in (short, long):
+        thread.join(timeout=10)
+    assert ended["short"][0] == ended["long"][0] == "timeout"
+    assert 0.5 <= ended["short"][1] < 1.5
+    assert 2.0 <= ended["long"][1] < 3.5
+
+
+def test_a_finished_fetch_leaves_no_deadline_behind(web_server: WebServer) -> None:
+    """A fast fetch's limit must not later shut the kept-alive socket the next fetch reads."""
+    cfg = config(max_retries=0)
+    session, throttle = make_session(cfg), HostThrottle()
+    quick = fetch(
+        web_server.url("/ok"), session=session, config=config(timeout=0.3), throttle=throttle
+    )
+    assert quick.outcome == "ok"
+    slow = fetch(  # the server waits 1 s: the quick fetch's 0.3 s passes meanwhile
+        web_server.url("/slow-headers?delay=1"), session=session, config=cfg, throttle=throttle
+    )
+    assert (slow.outcome, slow.status_code) == ("ok", 200)
+    assert web_server.connections == 1  # the same socket both times
+
+
+def test_the_watchdog_works_in_a_forked_child(web_server: WebServer) -> None:
+    """A process pool or Dask worker forked after fetching needs a watcher thread of its own."""
+    assert get(web_server.url("/ok")).outcome == "ok"  # the parent's watcher is running
+    context = multiprocessing.get_context("fork")
+    outcomes = context.Queue()
+
+    def child() -> None:
+        started = time.monotonic()
+        result = get(web_server.url("/drip?interval=0.05"), config(timeout=0.5))
+        outcomes.put((result.outcome, time.monotonic() - started))
+
+    process = context.Process(target=child, daemon=True)
+    process.start()
+    try:
+        outcome, elapsed = outcomes.get(timeout=10)
+    finally:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+    assert outcome == "timeout"
+    assert 0.5 <= elapsed < 1.5
+
+
+def test_cookies_set_on_a_redirect_are_sent_to_its_target(web_server: WebServer) -> None:
+    def set_cookie(h: Handler) -> None:
+        h.respond(302, headers={"Location": "/cookie/check", "Set-Cookie": "token=abc; Path=/"})
+
+    def check(h: Handler) -> None:
+        h.respond(200 if "token=abc" in h.headers.get("Cookie", "") else 403, OK_HTML)
+
+    web_server.routes.update({"/cookie/set": set_cookie, "/cookie/check": check})
+    result = get(web_server.url("/cookie/set"))
+    assert (result.outcome, result.status_code) == ("redirected", 200)
+    assert dict(result.exchanges[1].request_headers)["Cookie"] == "token=abc"
