@@ -14,10 +14,10 @@ from datasette.app import Datasette
 from sqlite_utils import Database
 from webserver import Handler, WebServer
 
+from archiver import evidence
 from archiver.article import load_article
 from archiver.cli import cli
 from archiver.db import migrations, open_db, save_article
-from archiver import evidence
 from archiver.evidence import (
     CitedClaim,
     PassageIndex,
