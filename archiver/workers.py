@@ -7,14 +7,11 @@ process pool or a Dask worker builds its own on first use, and closes its WARC f
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import multiprocessing
 import multiprocessing.util
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
@@ -22,8 +19,9 @@ from typing import Any, TypeVar
 
 import requests
 
-from archiver.evidence import CitedClaim, Evidence, evidence_for
-from archiver.extract import Extracted, extract, read_extractable
+from archiver.evidence import CitedClaim, Evidence
+from archiver.extract import Extracted, read_extractable
+from archiver.extraction_process import exit_with_parent, extract_and_trim, extract_with_evidence
 from archiver.fetch import FetchConfig, fetch, make_session
 from archiver.records import FetchResult
 from archiver.robots import RobotsCache
@@ -31,10 +29,12 @@ from archiver.warc import RecordRef, WarcWriter
 
 LOGGER = logging.getLogger(__name__)
 
-#: After extracting a body this large, a worker returns freed memory to the system.
-TRIM_AFTER_BYTES = 1_000_000
 #: Extractions done in the fetching threads before worker processes are started for the rest.
 PROCESS_EXTRACTION_AFTER = 40
+#: Bytes of bodies handed to worker processes and not extracted yet. When extraction is the
+#: bottleneck the fetching threads run ahead, and their bodies queued for the pool cost the
+#: coordinator 60 MB on the real-page benchmark; past this budget a thread waits instead.
+MAX_QUEUED_BYTES = 8_000_000
 
 Done = TypeVar("Done")
 
@@ -98,44 +98,6 @@ def final_response(refs: list[RecordRef]) -> RecordRef | None:
     return responses[-1] if responses else None
 
 
-def exit_with_parent(parent: int) -> None:
-    """Extraction workers end when the archiver does, even after ``kill -9``.
-
-    A pool's workers otherwise wait forever for work from a parent that is gone.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _extract_and_trim(body: bytes, **kwargs: Any) -> Extracted:
-    """Extraction in a worker process; hands the memory of a big page back to the system.
-
-    glibc keeps a worker at its high-water mark after a large lxml tree otherwise.
-    """
-    extracted = extract(body, **kwargs)
-    if len(body) > TRIM_AFTER_BYTES:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-    return extracted
-
-
-def _extract_with_evidence(
-    body: bytes, claims: Sequence[CitedClaim], **kwargs: Any
-) -> tuple[Extracted, list[tuple[int, Evidence]]]:
-    """Extraction, then the evidence of the claims citing the page, from the text in hand.
-
-    Done in the worker: the coordinator would otherwise read every text back from SQLite and
-    rank it on the one core that also runs the fetching threads.
-    """
-    extracted = _extract_and_trim(body, **kwargs)
-    return extracted, evidence_for(extracted.text, claims)
-
-
 class Extraction:
     """Extraction inline at first, in worker processes once a run turns out to need many.
 
@@ -153,16 +115,18 @@ class Extraction:
         self.count = 0
         self.pool: Executor | None = None
         self._lock = threading.Lock()
+        self._queued = 0  # bytes submitted to the pool and not done
+        self._room = threading.Condition()
 
     def submit(self, result: FetchResult) -> Future[Extracted]:
         """Extract ``result``'s body (read now, so the result may be closed before it is done)."""
-        return self._submit(_extract_and_trim, result)
+        return self._submit(extract_and_trim, result)
 
     def submit_with_evidence(
         self, result: FetchResult, claims: Sequence[CitedClaim]
     ) -> Future[tuple[Extracted, list[tuple[int, Evidence]]]]:
         """Extract ``result``'s body and find the evidence of ``claims`` in its text."""
-        return self._submit(_extract_with_evidence, result, claims)
+        return self._submit(extract_with_evidence, result, claims)
 
     def _submit(self, task: Callable[..., Done], result: FetchResult, *args: Any) -> Future[Done]:
         assert result.body is not None
@@ -184,10 +148,25 @@ class Extraction:
                 )
             pool = self.pool
         if pool is not None:
-            return pool.submit(task, body, *args, **kwargs)
+            size = len(body)  # the callback must not keep the body alive
+            self._wait_for_room(size)
+            future = pool.submit(task, body, *args, **kwargs)
+            future.add_done_callback(lambda _: self._release(size))
+            return future
         done: Future[Done] = Future()
         done.set_result(task(body, *args, **kwargs))
         return done
+
+    def _wait_for_room(self, size: int) -> None:
+        """Block while the queued bodies are over budget (one body always goes, however big)."""
+        with self._room:
+            self._room.wait_for(lambda: not self._queued or self._queued + size <= MAX_QUEUED_BYTES)
+            self._queued += size
+
+    def _release(self, size: int) -> None:
+        with self._room:
+            self._queued -= size
+            self._room.notify_all()
 
     def shutdown(self) -> None:
         """Wait for running extractions (seconds at most) and stop the workers."""

@@ -1,0 +1,61 @@
+"""The extraction pool: bodies handed to worker processes stay within a byte budget."""
+
+from __future__ import annotations
+
+import io
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+
+from archiver import workers
+from archiver.evidence import CitedClaim
+from archiver.records import FetchResult
+from archiver.workers import Extraction
+
+PAGE = (
+    b"<html><head><title>Port</title></head><body><article><p>The new terminal cost US$1.2 "
+    b"billion and was built in three years by Harbour Works, the port authority said.</p>"
+    b"</article></body></html>"
+)
+
+
+def _result(i: int) -> FetchResult:
+    return FetchResult(
+        url=f"http://example.test/{i}",
+        outcome="ok",
+        captured_at="2026-11-28T00:00:00Z",
+        content_type="text/html",
+        body=io.BytesIO(PAGE),
+    )
+
+
+def test_a_thread_waits_while_the_queued_bodies_are_over_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With room for one body, the second submission returns only once the first is done
+    (the pool's first task waits for a spawned worker to start, so it is slow)."""
+    monkeypatch.setattr(workers, "MAX_QUEUED_BYTES", len(PAGE) + 1)
+    extraction = Extraction(after=1)
+    claims = [CitedClaim(1, "The new terminal cost US$1.2 billion.")]
+    try:
+        first = extraction.submit_with_evidence(_result(1), claims)
+        seen: dict[str, Any] = {}
+
+        def second() -> None:
+            future: Future[Any] = extraction.submit_with_evidence(_result(2), claims)
+            seen["first_done"] = first.done()
+            seen["future"] = future
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        assert seen["first_done"] is True
+        extracted, found = seen["future"].result(timeout=60)
+        assert "US$1.2 billion" in (extracted.text or "")
+        assert [(cid, e.label) for cid, e in found] == [(1, "supported")]
+    finally:
+        extraction.shutdown()
+    assert extraction._queued == 0
