@@ -34,6 +34,7 @@ from archiver.db import DEFAULT_DB, open_db
 from archiver.evidence import AnnotateStats, label_counts
 from archiver.evidence import annotate as annotate_evidence
 from archiver.fetch import FetchConfig
+from archiver.memory import limit_arenas
 from archiver.pipeline import RunStats, UrlResult, archive_urls, frontier
 from archiver.report import write_report
 
@@ -162,6 +163,7 @@ def _setup_logging(verbose: int) -> None:
 @click.version_option(__version__, prog_name="archiver")
 def cli() -> None:
     """An annotated citation archive: claims, captured sources and evidence, in SQLite."""
+    limit_arenas()  # before any fetching thread starts (archiver/memory.py says why)
 
 
 @cli.command()

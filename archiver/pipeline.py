@@ -23,6 +23,7 @@ from archiver.db import save_results
 from archiver.evidence import CitedClaim, Evidence
 from archiver.extract import Extracted
 from archiver.fetch import FetchConfig
+from archiver.memory import release_free_memory
 from archiver.scheduling import chunk_by_host, run_host_chunks
 from archiver.warc import WarcWriter, recover_open_files
 from archiver.workers import (
@@ -281,6 +282,7 @@ def archive_urls(
 
     def save(results: list[UrlResult]) -> None:
         save_results(db, results)
+        release_free_memory()  # the chunk's bodies and rows are gone; keep RSS near the heap
         for result in results:
             stats.done += 1
             stats.outcomes[result.outcome] += 1
