@@ -20,7 +20,6 @@ from archiver.claims import Citation, ParsedArticle, citations_from, join_broken
 from archiver.errors import ArticleError
 from archiver.extract import decode_html
 from archiver.fetch import FetchConfig, fetch, make_session
-from archiver.html_article import parse_html
 from archiver.markdown_article import parse_markdown
 from archiver.robots import RobotsCache
 from archiver.urls import normalise_url
@@ -121,6 +120,9 @@ def _parse(
         raise ArticleError(f"{name}: is a binary file, not a Markdown or HTML article", usage=True)
     text, _ = decode_html(data, charset, look_for_meta=kind == "html")
     if kind == "html":
+        # Imported here: trafilatura and lxml cost 25 MB that a Markdown article never needs.
+        from archiver.html_article import parse_html
+
         return parse_html(text, url=url)
     parsed = parse_markdown(text)
     parsed.base_url = url

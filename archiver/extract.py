@@ -29,15 +29,12 @@ import io
 import logging
 import re
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from charset_normalizer import from_bytes
-from pypdf import PdfReader
-from trafilatura import bare_extraction
-from trafilatura.baseline import baseline, html2txt
-from trafilatura.metadata import extract_metadata
-from trafilatura.settings import Document
-from trafilatura.utils import LANGID_FLAG, language_classifier, load_html
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 LOGGER = logging.getLogger(__name__)
 
@@ -345,6 +342,14 @@ def _declared_in_markup(body: bytes) -> str | None:
 
 # -- HTML ----------------------------------------------------------------------------------------
 def _extract_html(body: bytes, *, url: str, charset: str | None) -> Extracted:
+    # Imported here: the coordinator of a large run never extracts (worker processes do), and
+    # trafilatura with lxml would cost it 25 MB of resident memory for nothing.
+    from trafilatura import bare_extraction
+    from trafilatura.baseline import baseline, html2txt
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.settings import Document
+    from trafilatura.utils import load_html
+
     if len(body) > MAX_HTML_BYTES:
         LOGGER.info("%s: HTML of %d bytes cut to %d", url, len(body), MAX_HTML_BYTES)
         body = body[:MAX_HTML_BYTES]
@@ -359,6 +364,10 @@ def _extract_html(body: bytes, *, url: str, charset: str | None) -> Extracted:
     if tree is None:
         return result
 
+    # fast: without trafilatura's readability and jusText fallbacks. On the developer corpus the
+    # text is the same (token recall 0.976, precision 0.935, all 90 quotes found, either way) for
+    # a quarter less CPU, and jusText's stoplist of every language cost each worker 30 MB; the
+    # baseline check below still rescues an article trafilatura's main pass lost.
     document = bare_extraction(
         tree,
         url=url,
@@ -366,6 +375,7 @@ def _extract_html(body: bytes, *, url: str, charset: str | None) -> Extracted:
         include_comments=False,
         include_tables=True,
         favor_recall=True,
+        fast=True,
     )
     main = document.text or "" if isinstance(document, Document) else ""
     if not isinstance(document, Document):
@@ -393,6 +403,8 @@ def _extract_html(body: bytes, *, url: str, charset: str | None) -> Extracted:
 
 def _language(html: str, text: str | None) -> str | None:
     """Language of the text when py3langid is installed, else the page's declaration."""
+    from trafilatura.utils import LANGID_FLAG, language_classifier  # see _extract_html
+
     if LANGID_FLAG and text:
         detected = language_classifier(text, "")
         if detected:
@@ -412,6 +424,8 @@ def _clean(value: Any) -> str | None:
 # -- PDF -----------------------------------------------------------------------------------------
 def _extract_pdf(body: bytes) -> Extracted:
     """Text of the pages (bounded) and the info dictionary; nothing from an unreadable file."""
+    from pypdf import PdfReader  # imported here for the reason given in _extract_html
+
     result = Extracted(kind="pdf")
     try:
         reader = PdfReader(io.BytesIO(body), strict=False)
