@@ -378,6 +378,7 @@ def extraction_cpu(bodies: Iterator[tuple[str, bytes]]) -> tuple[float, float]:
             include_comments=False,
             include_tables=True,
             favor_recall=True,
+            fast=True,
         )
         project, bare = project + middle - start, bare + time.process_time() - middle
     return project, bare
