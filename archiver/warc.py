@@ -172,6 +172,34 @@ def _safe_host(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "localhost"
 
 
+class _GzipMemberPerRecord:
+    """A file wrapper that gzips what is written, one gzip member per ``flush``.
+
+    warcio writes each record and then flushes, so this gives the same record-at-a-time
+    compression as its own ``gzip=True``, at zlib's default level 6 instead of warcio's fixed 9:
+    on the benchmark pages level 9 took 50% more CPU (0.79 against 0.46 ms per 60 KB page;
+    3.4 against 2.3 ms per real corpus page) for files 0.5% smaller, and the coordinator
+    compresses every page it archives.
+    """
+
+    def __init__(self, out: IO[bytes], level: int = 6) -> None:
+        self.out = out
+        self.level = level
+        self._compressor = self._new()
+
+    def _new(self) -> Any:
+        return zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+
+    def write(self, data: bytes) -> int:
+        self.out.write(self._compressor.compress(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.write(self._compressor.flush())
+        self._compressor = self._new()
+        self.out.flush()
+
+
 class WarcWriter:
     """Append fetches to rotating, gzip-per-record WARC files in one directory.
 
@@ -372,7 +400,9 @@ class WarcWriter:
         self._open_path = open_path
         self._final_path = final_path
         self.paths.append(final_path)
-        self._writer = _WarcioWriter(handle, gzip=True, warc_version=self.warc_version)
+        self._writer = _WarcioWriter(
+            _GzipMemberPerRecord(handle), gzip=False, warc_version=self.warc_version
+        )
         self._write_record(self._writer.create_warcinfo_record(name, self._warcinfo()))
         self._sync()
         LOGGER.info("started WARC file %s", open_path)

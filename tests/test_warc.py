@@ -164,6 +164,22 @@ def test_refs_point_at_the_records(written: Any) -> None:
     ]
 
 
+def test_each_record_is_its_own_gzip_member_at_the_default_level(written: Any) -> None:
+    """Record-at-a-time compression; zlib's level 6 (gzip's XFL byte 0), not warcio's 9 (XFL 2),
+    which cost 50% more CPU for a 0.5% smaller file."""
+    path, refs, records = written
+    data = path.read_bytes()
+    starts = [rec.offset for rec in records]
+    for start, end in zip(starts, [*starts[1:], len(data)], strict=True):
+        member = data[start:end]
+        assert member[:2] == b"\x1f\x8b" and member[8] == 0
+        assert gzip.decompress(member).startswith(b"WARC/1.1\r\n")
+    assert [(ref.offset, ref.length) for ref in refs] == [
+        (start, end - start)
+        for start, end in zip(starts[1:], [*starts[2:], len(data)], strict=True)
+    ]
+
+
 def test_response_payload_is_the_stored_entity(written: Any) -> None:
     _, _, records = written
     assert records[1].payload == GZIPPED_HTML
