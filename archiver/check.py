@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.evidence import annotate
+from archiver.evidence import Evidence, claims_citing, save_evidence
 from archiver.pipeline import CAPTURED
 from archiver.report import dead_links, status_counts
 from archiver.revisit import POOL_AFTER, CheckConfig, CheckJob, CheckResult, check_host
@@ -237,6 +237,7 @@ def save_check_results(
     """
     checked_at = now_iso(now) if now is not None else None
     moment = now or datetime.now(UTC)
+    found: list[tuple[dict[str, Any], Evidence]] = []  # the claims against new captures
     with db.atomic():
         for result in results:
             capture_id = None
@@ -246,6 +247,10 @@ def save_check_results(
                 db.table("capture_texts").insert(
                     {"capture_id": capture_id, "url": result.url, "text": result.text}
                 )
+                found += [
+                    ({"id": citation_id, "capture_id": capture_id, "url": result.url}, evidence)
+                    for citation_id, evidence in result.evidence or ()
+                ]
                 source["last_captured"] = result.capture["captured_at"]
                 if result.extracted is not None:
                     source |= result.extracted | {"final_url": result.capture["final_url"]}
@@ -287,6 +292,7 @@ def save_check_results(
                     "where url = ? and first_captured is null",
                     [source["last_captured"], result.url],
                 )
+        save_evidence(db, found)
 
 
 def _parse_time(value: str) -> datetime:
@@ -328,7 +334,8 @@ def check_urls(
     extraction = Extraction(after=POOL_AFTER) if executor is None else None
 
     def submit(chunk: list[CheckJob]) -> Future[list[CheckResult]]:
-        chunk = [_with_texts(db, job) for job in chunk]
+        claims = claims_citing(db, [job.url for job in chunk])
+        chunk = [replace(_with_texts(db, job), claims=tuple(claims[job.url])) for job in chunk]
         return pool.submit(check_host, chunk, config, str(warc_dir), extraction=extraction)
 
     def save(results: list[CheckResult]) -> None:
@@ -339,9 +346,6 @@ def check_urls(
             min_failures=min_failures,
             min_days=min_days,
         )
-        recaptured = [result.url for result in results if result.capture is not None]
-        if recaptured:  # the claim is now checked against the new version too
-            annotate(db, urls=recaptured)
         for result in results:
             stats.done += 1
             stats.outcomes[result.outcome] += 1

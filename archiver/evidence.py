@@ -41,6 +41,7 @@ __all__ = [
     "PassageIndex",
     "ScoredPassage",
     "annotate",
+    "claims_citing",
     "evidence_for",
     "facts",
     "find_evidence",
@@ -619,6 +620,23 @@ def evidence_for(text: str | None, claims: Iterable[CitedClaim]) -> list[tuple[i
 
 
 # -- the database -----------------------------------------------------------------------------
+
+
+def claims_citing(db: Database, urls: Iterable[str]) -> dict[str, list[CitedClaim]]:
+    """The claims of every citation of these URLs (any article's), in citation order."""
+    wanted = list(dict.fromkeys(urls))
+    found: dict[str, list[CitedClaim]] = defaultdict(list)
+    for i in range(0, len(wanted), BATCH_SIZE):
+        part = wanted[i : i + BATCH_SIZE]
+        for row in db.query(
+            "select id, url, claim, anchor_text, context from citations "
+            f"where url in ({', '.join('?' for _ in part)}) order by id",
+            part,
+        ):
+            found[row["url"]].append(
+                CitedClaim(row["id"], row["claim"], row["anchor_text"], row["context"])
+            )
+    return found
 
 
 @dataclass

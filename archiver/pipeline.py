@@ -20,7 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from archiver.db import save_results
-from archiver.evidence import CitedClaim, Evidence
+from archiver.evidence import CitedClaim, Evidence, claims_citing
 from archiver.extract import Extracted
 from archiver.fetch import FetchConfig
 from archiver.memory import release_free_memory
@@ -159,23 +159,8 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
                     drift=drift,
                 )
             )
-    claims = _claims_by_url(db, ids)
+    claims = claims_citing(db, [job.url for job in jobs])
     return [replace(job, claims=tuple(claims[job.url])) for job in jobs]
-
-
-def _claims_by_url(db: Database, article_ids: list[int]) -> dict[str, list[CitedClaim]]:
-    """Every citation of the URLs these articles cite, other articles' citations included."""
-    marks = ", ".join("?" for _ in article_ids)
-    claims: dict[str, list[CitedClaim]] = defaultdict(list)
-    for row in db.query(
-        f"select id, url, claim, anchor_text, context from citations where url in "
-        f"(select url from citations where article_id in ({marks})) order by id",
-        article_ids,
-    ):
-        claims[row["url"]].append(
-            CitedClaim(row["id"], row["claim"], row["anchor_text"], row["context"])
-        )
-    return claims
 
 
 # -- the worker -----------------------------------------------------------------------------

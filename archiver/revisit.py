@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from archiver.evidence import CitedClaim, Evidence
 from archiver.extract import Extracted, sniff_kind
 from archiver.fetch import FetchConfig
 from archiver.pipeline import CAPTURED
@@ -98,6 +99,8 @@ class CheckJob:
     has_cited_text: bool = False
     cited_text: str | None = None  # sources.text: what the claim was archived from
     capture_text: str | None = None  # text of the last good capture
+    #: The claims citing the URL: a new capture's evidence is found where it is extracted.
+    claims: tuple[CitedClaim, ...] = ()
 
 
 @dataclass
@@ -111,6 +114,7 @@ class CheckResult:
     text: str | None = None  # the new capture's text
     extracted: dict[str, str | None] | None = None  # sources columns, for a never-archived URL
     extracted_now: bool = False  # whether this check ran the extractor
+    evidence: list[tuple[int, Evidence]] | None = None  # the claims against the new capture
 
 
 @dataclass
@@ -232,7 +236,7 @@ class _Pending:
     job: CheckJob
     result: FetchResult
     row: dict[str, Any]
-    extracted: Future[Extracted]
+    extracted: Future[tuple[Extracted, list[tuple[int, Evidence]]]]
 
 
 def _check_one(job: CheckJob, worker: _Worker) -> CheckResult | _Pending:
@@ -268,7 +272,7 @@ def _judge(job: CheckJob, result: FetchResult, worker: _Worker) -> CheckResult |
     if result.outcome not in CAPTURED:
         return CheckResult(job.url, result.outcome, row)
     if seen is None:
-        return _Pending(job, result, row, worker.extract.submit(result))
+        return _Pending(job, result, row, worker.extract.submit_with_evidence(result, job.claims))
     row["similarity"], row["drift"] = seen[:2]
     if seen[2]:  # a check found this very body to be the page: nothing new to learn
         return CheckResult(job.url, result.outcome, row)
@@ -321,7 +325,8 @@ def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
     """Drift against the cited text, the soft-404 probe, and a new capture if the text changed."""
     job, result, row = pending.job, pending.result, pending.row
     try:
-        extracted = pending.extracted.result().as_dict()
+        page, evidence = pending.extracted.result()
+        extracted = page.as_dict()
         text = extracted["text"]
         row["similarity"] = similarity(job.cited_text, text)
         row["drift"] = drift_for(row["similarity"])
@@ -337,6 +342,7 @@ def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
                 "warc_record_id": final.record_id if final else None,
             }
             check.text = text
+            check.evidence = evidence
             if not job.has_cited_text:
                 check.extracted = extracted
         return check
