@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from archiver.db import keep_archived_texts
 from archiver.evidence import Evidence, claims_citing, save_evidence
 from archiver.pipeline import CAPTURED
 from archiver.report import dead_links, status_counts
@@ -191,32 +192,6 @@ def _with_texts(db: Database, job: CheckJob) -> CheckJob:
         ).fetchone()
     cited_text = cited[0] if cited else None
     return replace(job, cited_text=cited_text, capture_text=current[0] if current else cited_text)
-
-
-def keep_archived_texts(db: Database) -> int:
-    """Copy ``sources.text`` into ``capture_texts`` for the archive capture it came from.
-
-    ``archive`` keeps only the latest text, in ``sources``; once a check starts keeping later
-    versions, the archived one must be a row too, so "drifted sources" can show both and a later
-    ``archive --refresh`` cannot lose it. Returns the number of texts copied.
-    """
-    with db.atomic():
-        cursor = db.execute(
-            """
-            insert or ignore into capture_texts (capture_id, url, text)
-            select * from (
-                select (
-                    select max(captures.id) from captures
-                    where captures.url = sources.url and captures.outcome in ('ok', 'redirected')
-                    and captures.id not in (
-                        select capture_id from checks where capture_id is not null
-                    )
-                ) as capture_id, url, text
-                from sources where text is not null
-            ) where capture_id is not null
-            """
-        )
-    return int(cursor.rowcount or 0)
 
 
 # -- the coordinator ----------------------------------------------------------------------------

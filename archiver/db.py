@@ -390,3 +390,29 @@ def _save_found_evidence(db: Database, results: list[UrlResult]) -> None:
             for citation_id, evidence in r.evidence or ()
         ],
     )
+
+
+def keep_archived_texts(db: Database) -> int:
+    """Copy ``sources.text`` into ``capture_texts`` for the archive capture it came from.
+
+    ``archive`` keeps only the latest text, in ``sources``; once a check or a refresh is about to
+    add later versions, the archived one must be a row too, so "drifted sources" can show both
+    and nothing archived is lost. Idempotent. Returns the number of texts copied.
+    """
+    with db.atomic():
+        cursor = db.execute(
+            """
+            insert or ignore into capture_texts (capture_id, url, text)
+            select * from (
+                select (
+                    select max(captures.id) from captures
+                    where captures.url = sources.url and captures.outcome in ('ok', 'redirected')
+                    and captures.id not in (
+                        select capture_id from checks where capture_id is not null
+                    )
+                ) as capture_id, url, text
+                from sources where text is not null
+            ) where capture_id is not null
+            """
+        )
+    return int(cursor.rowcount or 0)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.db import save_results
+from archiver.db import keep_archived_texts, save_results
 from archiver.evidence import CitedClaim, Evidence, claims_citing
 from archiver.extract import Extracted
 from archiver.fetch import FetchConfig
@@ -256,6 +256,11 @@ def archive_urls(
     if not jobs:
         return stats
     recover_open_files(warc_dir)
+    # A refresh replaces sources.text with each new version: keep every version as a row, the
+    # archived one before it is replaced and the new ones afterwards (a killed run's at the next).
+    refreshing = any(job.record_id for job in jobs)
+    if refreshing:
+        keep_archived_texts(db)
     pool = executor or ThreadPoolExecutor(max_workers=config.concurrency)
     # Processes are local only. Many pages: workers from the first page, so the coordinator
     # never grows by the lxml trees of inline extractions; few: inline, no process start-up.
@@ -282,4 +287,6 @@ def archive_urls(
         extraction.shutdown()
     if not run.interrupted:
         close_writers()
+    if refreshing:
+        keep_archived_texts(db)
     return stats

@@ -207,6 +207,34 @@ def test_changed_payload_on_refresh_is_a_new_capture(
     assert source["first_captured"] <= source["last_captured"]
 
 
+def test_refresh_keeps_the_text_of_every_version(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    """sources.text holds the newest version; what was archived before stays a row, and the
+    evidence of each version is found against its own text."""
+    article = tmp_path / "claim.md"
+    article.write_text(
+        f"# Ports\n\nThe new terminal was built in three years [report]({site.url('/article-page')}).\n",
+        encoding="utf-8",
+    )
+    run_archive(article, db_path)
+    site.routes["/article-page"] = text(
+        ARTICLE_PAGE.replace("three", "four"), content_type="text/html"
+    )
+    run_archive(article, db_path, "--refresh")
+    db = open_db(db_path)
+    versions = [
+        ("three years" in row["text"], "four years" in row["text"])
+        for row in db.query("select text from capture_texts order by capture_id")
+    ]
+    assert versions == [(True, False), (False, True)]
+    labels = [
+        (row["capture_id"], row["label"])
+        for row in db.query("select capture_id, label from evidence order by capture_id")
+    ]
+    assert labels == [(1, "supported"), (2, "partial")]
+
+
 def test_private_addresses_refused_by_default(
     tmp_path: Path, site: WebServer, db_path: Path
 ) -> None:
