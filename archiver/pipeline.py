@@ -24,6 +24,7 @@ from archiver.evidence import CitedClaim, Evidence, claims_citing
 from archiver.extract import Extracted
 from archiver.fetch import FetchConfig
 from archiver.memory import release_free_memory
+from archiver.records import FetchResult
 from archiver.scheduling import chunk_by_host, run_host_chunks
 from archiver.warc import WarcWriter, recover_open_files
 from archiver.workers import (
@@ -57,6 +58,9 @@ class UrlJob:
     #: keeps: not 1.0 when a check made the capture because the text had changed.
     similarity: float | None = 1.0
     drift: str | None = "unchanged"
+    #: (outcome, error) of the last check, when it saw this very payload: a refresh that finds
+    #: the payload again learns nothing new, so a soft_404 or blocked verdict stands.
+    verdict: tuple[str, str | None] | None = None
     #: The claims citing this URL, so the worker that extracts the page finds their evidence.
     claims: tuple[CitedClaim, ...] = ()
 
@@ -105,8 +109,9 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
     """Distinct cited URLs of the articles that need fetching, in citation order.
 
     Without ``refresh``: URLs with no successful capture yet (failed ones are tried again).
-    With ``refresh``: every URL, carrying the validators of its last good capture and, when a
-    check made that capture (the text had changed), the similarity and drift the check found.
+    With ``refresh``: every URL, carrying the validators of its last good capture and what the
+    checks know of that payload: the verdict, similarity and drift of the last check when it saw
+    the same payload, else those of the check that made the capture (the text had changed).
     """
     ids = list(article_ids)
     if not ids:
@@ -139,6 +144,16 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
             ids,
         )
     }
+    last_check = {
+        row["url"]: row
+        for row in db.query(
+            f"select url, outcome, error, payload_sha256, similarity, drift from checks k "
+            f"where id = (select id from checks where url = k.url "
+            f"order by checked_at desc, id desc limit 1) "
+            f"and url in (select url from citations where article_id in ({marks}))",
+            ids,
+        )
+    }
     jobs = []
     for url in urls:
         good = last_good.get(url)
@@ -146,6 +161,11 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
             jobs.append(UrlJob(url))
         elif refresh:
             similarity, drift = by_check.get(good["id"], (1.0, "unchanged"))
+            verdict = None
+            seen = last_check.get(url)
+            if seen is not None and seen["payload_sha256"] == good["payload_sha256"]:
+                similarity, drift = seen["similarity"], seen["drift"]
+                verdict = (seen["outcome"], seen["error"])
             jobs.append(
                 UrlJob(
                     url,
@@ -157,6 +177,7 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
                     final_url=good["final_url"],
                     similarity=similarity,
                     drift=drift,
+                    verdict=verdict,
                 )
             )
     claims = claims_citing(db, [job.url for job in jobs])
@@ -172,11 +193,7 @@ def _archive_one(
     result = worker_fetch(job.url, config, etag=job.etag, last_modified=job.last_modified)
     try:
         if result.status_code == 304:
-            return UrlResult(
-                job.url,
-                result.outcome,
-                check=result.as_check_row(similarity=job.similarity, drift=job.drift),
-            )
+            return _unchanged(job, result)
         captured = result.outcome in CAPTURED
         if captured and job.record_id and result.payload_sha256 == job.payload_sha256:
             writer.write_revisit(
@@ -185,11 +202,7 @@ def _archive_one(
                 refers_to_uri=job.final_url or job.url,
                 refers_to_date=job.captured_at or result.captured_at,
             )
-            return UrlResult(
-                job.url,
-                result.outcome,
-                check=result.as_check_row(similarity=job.similarity, drift=job.drift),
-            )
+            return _unchanged(job, result)
         final = final_response(writer.write_fetch(result))
         capture = result.as_row() | {
             "warc_path": str(final.path) if final else None,
@@ -202,6 +215,15 @@ def _archive_one(
         return done
     finally:
         result.close()
+
+
+def _unchanged(job: UrlJob, result: FetchResult) -> UrlResult:
+    """A 304 or the last capture's payload again: a check row that keeps what is known of it."""
+    row = result.as_check_row(similarity=job.similarity, drift=job.drift)
+    row["payload_sha256"] = job.payload_sha256  # a 304 stands for the capture's payload
+    if job.verdict is not None:
+        row["outcome"], row["error"] = job.verdict
+    return UrlResult(job.url, row["outcome"], check=row)
 
 
 def archive_host(

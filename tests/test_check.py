@@ -371,6 +371,23 @@ def test_refresh_that_learns_nothing_keeps_the_drift_a_check_found(
     assert open_db(db_path)["captures"].count == 2
 
 
+def test_refresh_of_a_soft_404_keeps_the_verdict(
+    tmp_path: Path, web_server: WebServer, db_path: Path
+) -> None:
+    """A check found the archived body to be the site's any-path template; a refresh that gets
+    that body again learnt nothing new, so the next check must not take it for the page."""
+    web_server.routes["/docs/"] = portal
+    archive(tmp_path, db_path, web_server, ["/docs/ports-2020"])
+    url = web_server.url("/docs/ports-2020")
+    check_at(db_path, DAY0)
+    refresh(tmp_path, db_path)
+    refreshed = latest_check(db_path, url)
+    assert (refreshed["outcome"], refreshed["capture_id"]) == ("soft_404", None)
+    check_at(db_path, DAY0 + timedelta(days=1))
+    assert latest_check(db_path, url)["outcome"] == "soft_404"
+    assert source(db_path, url)["link_status"] == "suspect"
+
+
 # -- blocked -------------------------------------------------------------------------------------
 
 CHALLENGE = (
