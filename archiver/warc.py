@@ -584,18 +584,18 @@ def _gzip_members(path: Path) -> tuple[list[int], bool]:
             try:
                 while data:
                     decomp.decompress(data, _CHUNK)
-                    fed = len(data) - len(decomp.unconsumed_tail)
-                    data = decomp.unconsumed_tail
                     if decomp.eof:
+                        # What follows the member is in unused_data; when the output limit was
+                        # reached at the same call, zlib leaves it in unconsumed_tail as well.
                         unused = decomp.unused_data
-                        in_member += fed - len(unused)
-                        consumed += in_member
+                        consumed += in_member + len(data) - len(unused)
                         ends.append(consumed)
                         in_member = 0
                         decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
                         data = unused
                     else:
-                        in_member += fed
+                        in_member += len(data) - len(decomp.unconsumed_tail)
+                        data = decomp.unconsumed_tail
             except zlib.error:
                 return ends, True
         return ends, in_member > 0

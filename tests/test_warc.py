@@ -487,6 +487,34 @@ def test_repaired_file_passes_warcio_check(written: Any, tmp_path: Path) -> None
     assert warcio_check(repaired).returncode == 0
 
 
+@pytest.mark.parametrize("size", [60_000, 65_536, 100_000, 300_000])
+def test_repair_keeps_every_record_larger_than_a_read(tmp_path: Path, size: int) -> None:
+    """Records that decompress to more than one 64 KB read: zlib then reports the bytes after a
+    member twice (unconsumed_tail and unused_data), which once made repair compute negative
+    offsets and crash the rerun after a Ctrl-C."""
+    rng = random.Random(size)
+    words = [f"{rng.choice('abcdefghij')}{rng.randrange(10**6)}" for _ in range(size // 7)]
+    with WarcWriter(tmp_path) as writer:
+        refs = [
+            ref
+            for i in range(4)
+            for ref in writer.write_fetch(
+                result(
+                    exchange(
+                        f"https://example.org/{i}", body=" ".join(words).encode()[:size], headers=[]
+                    )
+                )
+            )
+        ]
+    torn = torn_copy(only_file(tmp_path), tmp_path)
+    only_file_name = torn.name.removesuffix(".open")
+    (tmp_path / only_file_name).unlink()
+    repaired = repair(torn)
+    assert repaired is not None
+    assert repaired.stat().st_size == refs[-1].offset  # only the torn last record is gone
+    assert read_records(repaired).count == 1 + len(refs) - 1
+
+
 def test_repair_removes_a_file_without_a_complete_record(tmp_path: Path) -> None:
     torn = tmp_path / "archiver-x.warc.gz.open"
     torn.write_bytes(gzip.compress(b"WARC/1.1\r\n" * 100)[:25])
