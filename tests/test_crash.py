@@ -17,7 +17,13 @@ from archiver.db import open_db
 from archiver.warc import read_records
 from archiver.workers import PROCESS_EXTRACTION_AFTER
 
-PAGE = b"<html><head><title>Slow</title></head><body><article><p>A slow page, served in a while.</p></article></body></html>"
+#: Over 64 KB, so a record decompresses to more than one read of the WARC repair (a record that
+#: size once made the rerun's repair of the torn file crash).
+PAGE = (
+    b"<html><head><title>Slow</title></head><body><article><p>A slow page, served in a while.</p>"
+    + b"".join(b"<p>Paragraph %d of the slow page says %d.</p>" % (i, i * 7) for i in range(2000))
+    + b"</article></body></html>"
+)
 
 
 def slow_page(h: Handler) -> None:
