@@ -30,12 +30,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.db import keep_archived_texts
+from archiver.db import keep_archived_texts, link_status_of
 from archiver.evidence import Evidence, claims_citing, save_evidence
 from archiver.pipeline import CAPTURED
 from archiver.report import dead_links, status_counts
 from archiver.revisit import POOL_AFTER, CheckConfig, CheckJob, CheckResult, check_host
-from archiver.rot import CheckEvent, link_status
 from archiver.scheduling import chunk_by_host, run_host_chunks
 from archiver.warc import recover_open_files
 from archiver.workers import Extraction, close_writers
@@ -56,8 +55,6 @@ __all__ = [
 
 #: URLs of one host per chunk: a check is cheap, so larger than the archive's chunks.
 CHUNK_SIZE = 16
-#: How many of a URL's latest checks ``link_status`` reads.
-HISTORY_LIMIT = 500
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -236,17 +233,9 @@ def save_check_results(
                 f"insert into checks ({', '.join(row)}) values ({', '.join('?' for _ in row)})",
                 list(row.values()),
             )
-            history = [
-                CheckEvent(_parse_time(r["checked_at"]), r["outcome"], r["drift"])
-                for r in db.query(
-                    "select checked_at, outcome, drift from checks where url = ? "
-                    "order by checked_at desc, id desc limit ?",
-                    [result.url, HISTORY_LIMIT],
-                )
-            ]
             source["latest_outcome"] = result.outcome
-            source["link_status"] = link_status(
-                history, now=moment, min_failures=min_failures, min_days=min_days
+            source["link_status"] = link_status_of(
+                db, result.url, now=moment, min_failures=min_failures, min_days=min_days
             )
             # Rewriting a row rewrites its whole text: leave unchanged sources alone. (Read
             # through the sources_status index, which holds both columns.)
@@ -268,11 +257,6 @@ def save_check_results(
                     [source["last_captured"], result.url],
                 )
         save_evidence(db, found)
-
-
-def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_urls(

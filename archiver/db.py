@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from sqlite_utils.migrations import Migrations
 
 from archiver.article import Article
 from archiver.evidence import save_evidence
+from archiver.rot import CheckEvent, link_status
 
 if TYPE_CHECKING:
     from archiver.pipeline import UrlResult
@@ -352,16 +354,25 @@ def save_results(db: Database, results: list[UrlResult]) -> None:
         if r.capture is not None and r.extracted is not None
     ]
     with_text = {row["url"] for row in texts}
-    outcomes = [
+    outcomes: list[dict[str, str | None]] = [
         {"url": r.url, "latest_outcome": r.outcome} for r in results if r.url not in with_text
     ]
+    checked = {r.url for r in results if r.check is not None}
     with db.atomic():
         if captures:
             db.table("captures").insert_all(captures)
         if checks:
             db.table("checks").insert_all(checks)
-        # Two homogeneous batches: a failed fetch must not blank the text of an earlier capture.
-        for rows in (texts, outcomes):
+        # A refresh's check row is history, so the link status follows it.
+        statuses = [
+            row | {"link_status": link_status_of(db, row["url"])}
+            for row in outcomes
+            if row["url"] in checked
+        ]
+        outcomes = [row for row in outcomes if row["url"] not in checked]
+        # Homogeneous batches: a failed fetch must not blank the text of an earlier capture, nor
+        # a row without a status blank another's.
+        for rows in (texts, outcomes, statuses):
             if rows:
                 db.table("sources").upsert_all(rows, pk="url")
         db.conn.executemany(
@@ -416,3 +427,34 @@ def keep_archived_texts(db: Database) -> int:
             """
         )
     return int(cursor.rowcount or 0)
+
+
+#: How many of a URL's latest checks ``link_status_of`` reads.
+HISTORY_LIMIT = 500
+
+
+def link_status_of(
+    db: Database,
+    url: str,
+    *,
+    now: datetime | None = None,
+    min_failures: int = 3,
+    min_days: float = 3.0,
+) -> str | None:
+    """The source's ``link_status`` from its latest checks (``rot.link_status`` says how)."""
+    history = [
+        CheckEvent(_parse_time(row["checked_at"]), row["outcome"], row["drift"])
+        for row in db.query(
+            "select checked_at, outcome, drift from checks where url = ? "
+            "order by checked_at desc, id desc limit ?",
+            [url, HISTORY_LIMIT],
+        )
+    ]
+    return link_status(
+        history, now=now or datetime.now(UTC), min_failures=min_failures, min_days=min_days
+    )
+
+
+def _parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -365,10 +365,30 @@ def test_refresh_that_learns_nothing_keeps_the_drift_a_check_found(
     refreshed = latest_check(db_path, url)
     assert refreshed["status_code"] == (304 if etag else 200) and refreshed["capture_id"] is None
     assert (refreshed["similarity"], refreshed["drift"]) == (drifted["similarity"], "changed")
+    assert source(db_path, url)["link_status"] == "drifted"  # the refresh row is history too
     check_at(db_path, DAY0 + timedelta(days=1))
     assert latest_check(db_path, url)["drift"] == "changed"
     assert source(db_path, url)["link_status"] == "drifted"
     assert open_db(db_path)["captures"].count == 2
+
+
+def test_refresh_that_finds_a_dead_link_back_makes_it_alive(
+    tmp_path: Path, web_server: WebServer, db_path: Path
+) -> None:
+    """The refresh's check row is history like any other: the link status follows it at once."""
+    web_server.routes["/story"] = page(PARAGRAPHS)
+    archive(tmp_path, db_path, web_server, ["/story"])
+    url = web_server.url("/story")
+    web_server.routes["/story"] = text("gone", status=404)
+    for day in range(4):
+        check_at(db_path, DAY0 + timedelta(days=day))
+    assert source(db_path, url)["link_status"] == "dead"
+    web_server.routes["/story"] = page(PARAGRAPHS)
+    refresh(tmp_path, db_path)
+    assert (latest_check(db_path, url)["outcome"], source(db_path, url)["link_status"]) == (
+        "ok",
+        "alive",
+    )
 
 
 def test_refresh_of_a_soft_404_keeps_the_verdict(
@@ -383,6 +403,10 @@ def test_refresh_of_a_soft_404_keeps_the_verdict(
     refresh(tmp_path, db_path)
     refreshed = latest_check(db_path, url)
     assert (refreshed["outcome"], refreshed["capture_id"]) == ("soft_404", None)
+    assert (source(db_path, url)["latest_outcome"], source(db_path, url)["link_status"]) == (
+        "soft_404",
+        "suspect",
+    )
     check_at(db_path, DAY0 + timedelta(days=1))
     assert latest_check(db_path, url)["outcome"] == "soft_404"
     assert source(db_path, url)["link_status"] == "suspect"
