@@ -30,7 +30,8 @@ from archiver.check import (
     check_urls,
     parse_duration,
 )
-from archiver.db import DEFAULT_DB, open_db
+from archiver.db import DEFAULT_DB, open_db, write_lock
+from archiver.errors import ArchiveBusy
 from archiver.evidence import AnnotateStats, label_counts
 from archiver.evidence import annotate as annotate_evidence
 from archiver.fetch import FetchConfig
@@ -195,7 +196,7 @@ def archive(
     """
     _setup_logging(verbose)
     console = Console(stderr=True, quiet=silent)
-    db = open_db(db_path)
+    db = _open_for_writing(db_path)
     try:
         report = ingest_sources(
             db,
@@ -229,6 +230,15 @@ def archive(
         _interrupted(f"{stats.done} of {stats.urls} cited URLs saved")
     if report.errors:
         sys.exit(2 if report.usage_error else 1)
+
+
+def _open_for_writing(db_path: Path) -> Database:
+    """The archive, with its write lock held until the command ends."""
+    try:
+        click.get_current_context().with_resource(write_lock(db_path))
+    except ArchiveBusy as error:
+        raise click.ClickException(error.message) from None
+    return open_db(db_path)
 
 
 def _print_labels(console: Console, stats: AnnotateStats) -> None:
@@ -404,7 +414,7 @@ def check(
     console = Console(stderr=True, quiet=silent)
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
-    db = open_db(db_path)
+    db = _open_for_writing(db_path)
     known = {row["id"] for row in db.query("select id from articles")}
     missing = sorted(set(article_ids) - known)
     if missing:
@@ -531,7 +541,7 @@ def annotate_command(
     _setup_logging(verbose)
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
-    stats = annotate_evidence(open_db(db_path), article_ids=article_ids or None)
+    stats = annotate_evidence(_open_for_writing(db_path), article_ids=article_ids or None)
     _print_labels(Console(stderr=True, quiet=silent), stats)
     if as_json:
         click.echo(json.dumps({"db": str(db_path), **stats.as_dict()}, indent=2))

@@ -7,7 +7,10 @@ Datasette read while an archive run writes; the archiver itself is the only writ
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +20,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archiver.article import Article
+from archiver.errors import ArchiveBusy
 from archiver.evidence import save_evidence
 from archiver.rot import CheckEvent, link_status
 
@@ -276,6 +280,29 @@ def m004_evidence_highlight(db: Database) -> None:
         order by citations.article_id, citations.position
         """,
     )
+
+
+@contextmanager
+def write_lock(path: Path | str) -> Iterator[None]:
+    """Hold the archive's write lock (``<db>.lock``) for the duration of the block.
+
+    Two runs writing one archive at once (an overlapping cron job) would interleave their
+    transactions until SQLite answers "database is locked" mid-run; the second run is refused
+    up front instead. The lock goes with the process, even after ``kill -9``.
+
+    Raises:
+        ArchiveBusy: another run holds it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ArchiveBusy(
+                f"{path} is being written by another archiver run; try again when it has finished"
+            ) from None
+        yield
 
 
 def open_db(path: Path | str = DEFAULT_DB) -> Database:

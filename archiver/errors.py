@@ -58,6 +58,10 @@ class ArticleError(ArchiverError):
         self.usage = usage
 
 
+class ArchiveBusy(ArchiverError):
+    """Another run is writing the archive (``db.write_lock``)."""
+
+
 class FetchError(ArchiverError):
     """A URL could not be fetched; ``outcome`` says why in one of the OUTCOMES words."""
 

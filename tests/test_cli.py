@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from webserver import WebServer, text
 
 from archiver.cli import cli
-from archiver.db import open_db
+from archiver.db import open_db, write_lock
 
 
 def archive(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
@@ -192,3 +192,22 @@ def test_article_url_refused_for_private_address_by_default(
     assert code == 1
     assert "blocked_private_address" in err
     assert web_server.requests == []
+
+
+@pytest.mark.parametrize("command", [["archive", "EXAMPLE"], ["check"], ["annotate"]])
+def test_a_second_run_on_the_same_archive_is_refused_up_front(
+    db_path: Path, example_article: Path, command: list[str]
+) -> None:
+    """An overlapping run (a cron job that has not finished) holds the write lock."""
+    assert (
+        CliRunner().invoke(cli, ["archive", str(example_article), "--db", str(db_path)]).exit_code
+        == 0
+    )
+    args = [str(example_article) if arg == "EXAMPLE" else arg for arg in command]
+    with write_lock(db_path):
+        result = CliRunner().invoke(cli, [*args, "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert "being written by another archiver run" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    again = CliRunner().invoke(cli, [*args, "--db", str(db_path)])
+    assert again.exit_code == 0, again.output  # the lock went with the other run
