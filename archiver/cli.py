@@ -31,7 +31,7 @@ from archiver.check import (
     parse_duration,
 )
 from archiver.db import DEFAULT_DB, open_db, write_lock
-from archiver.errors import ArchiveBusy
+from archiver.errors import ArchiveBusy, NotAnArchive
 from archiver.evidence import AnnotateStats, label_counts
 from archiver.evidence import annotate as annotate_evidence
 from archiver.fetch import FetchConfig
@@ -238,7 +238,15 @@ def _open_for_writing(db_path: Path) -> Database:
         click.get_current_context().with_resource(write_lock(db_path))
     except ArchiveBusy as error:
         raise click.ClickException(error.message) from None
-    return open_db(db_path)
+    return _open(db_path)
+
+
+def _open(db_path: Path) -> Database:
+    """The archive, or one clear line (exit code 2) when ``--db`` is some other kind of file."""
+    try:
+        return open_db(db_path)
+    except NotAnArchive as error:
+        raise click.BadParameter(error.message, param_hint="--db") from None
 
 
 def _print_labels(console: Console, stats: AnnotateStats) -> None:
@@ -515,7 +523,7 @@ def report_command(db_path: Path, output: Path) -> None:
     """
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
-    path = write_report(open_db(db_path), output)
+    path = write_report(_open(db_path), output)
     click.echo(f"Wrote {path}", err=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archiver.article import Article
-from archiver.errors import ArchiveBusy
+from archiver.errors import ArchiveBusy, NotAnArchive
 from archiver.evidence import save_evidence
 from archiver.rot import CheckEvent, link_status
 
@@ -310,9 +311,13 @@ def open_db(path: Path | str = DEFAULT_DB) -> Database:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = Database(path)
-    db.enable_wal()
-    db.execute("PRAGMA foreign_keys = ON")
-    migrations.apply(db)
+    try:
+        db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        migrations.apply(db)
+    except sqlite3.DatabaseError as error:  # another kind of file given as --db
+        db.close()
+        raise NotAnArchive(f"{path} is not an archive (SQLite says: {error})") from None
     return db
 
 

@@ -62,6 +62,10 @@ class ArchiveBusy(ArchiverError):
     """Another run is writing the archive (``db.write_lock``)."""
 
 
+class NotAnArchive(ArchiverError):
+    """The ``--db`` file is not an SQLite archive (a text file, another program's data)."""
+
+
 class FetchError(ArchiverError):
     """A URL could not be fetched; ``outcome`` says why in one of the OUTCOMES words."""
 

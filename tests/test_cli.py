@@ -211,3 +211,17 @@ def test_a_second_run_on_the_same_archive_is_refused_up_front(
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     again = CliRunner().invoke(cli, [*args, "--db", str(db_path)])
     assert again.exit_code == 0, again.output  # the lock went with the other run
+
+
+@pytest.mark.parametrize("command", [["archive", "EXAMPLE"], ["check"], ["annotate"], ["report"]])
+def test_a_db_that_is_not_an_archive_is_one_clear_line(
+    tmp_path: Path, example_article: Path, command: list[str]
+) -> None:
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("shopping list: eggs, milk\n", encoding="utf-8")
+    args = [str(example_article) if arg == "EXAMPLE" else arg for arg in command]
+    result = CliRunner().invoke(cli, [*args, "--db", str(not_a_db)])
+    assert result.exit_code == 2
+    assert f"{not_a_db} is not an archive" in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert not_a_db.read_text(encoding="utf-8") == "shopping list: eggs, milk\n"  # untouched
