@@ -31,7 +31,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from archiver.db import keep_archived_texts, link_status_of
-from archiver.evidence import Evidence, claims_citing, save_evidence
+from archiver.evidence import Evidence, claims_citing, for_capture, save_evidence
 from archiver.pipeline import CAPTURED
 from archiver.report import dead_links, status_counts
 from archiver.revisit import POOL_AFTER, CheckConfig, CheckJob, CheckResult, check_host
@@ -219,10 +219,7 @@ def save_check_results(
                 db.table("capture_texts").insert(
                     {"capture_id": capture_id, "url": result.url, "text": result.text}
                 )
-                found += [
-                    ({"id": citation_id, "capture_id": capture_id, "url": result.url}, evidence)
-                    for citation_id, evidence in result.evidence or ()
-                ]
+                found += for_capture(result.url, capture_id, result.evidence or ())
                 source["last_captured"] = result.capture["captured_at"]
                 if result.extracted is not None:
                     source |= result.extracted | {"final_url": result.capture["final_url"]}

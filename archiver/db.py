@@ -22,7 +22,7 @@ from sqlite_utils.migrations import Migrations
 
 from archiver.article import Article
 from archiver.errors import ArchiveBusy, NotAnArchive
-from archiver.evidence import save_evidence
+from archiver.evidence import for_capture, save_evidence
 from archiver.rot import CheckEvent, link_status
 
 if TYPE_CHECKING:
@@ -386,10 +386,11 @@ def save_results(db: Database, results: list[UrlResult]) -> None:
         if r.capture is not None and r.extracted is not None
     ]
     with_text = {row["url"] for row in texts}
-    outcomes: list[dict[str, str | None]] = [
-        {"url": r.url, "latest_outcome": r.outcome} for r in results if r.url not in with_text
+    outcomes = [
+        {"url": r.url, "latest_outcome": r.outcome}
+        for r in results
+        if r.url not in with_text and r.check is None
     ]
-    checked = {r.url for r in results if r.check is not None}
     with db.atomic():
         if captures:
             db.table("captures").insert_all(captures)
@@ -397,11 +398,10 @@ def save_results(db: Database, results: list[UrlResult]) -> None:
             db.table("checks").insert_all(checks)
         # A refresh's check row is history, so the link status follows it.
         statuses = [
-            row | {"link_status": link_status_of(db, row["url"])}
-            for row in outcomes
-            if row["url"] in checked
+            {"url": r.url, "latest_outcome": r.outcome, "link_status": link_status_of(db, r.url)}
+            for r in results
+            if r.check is not None
         ]
-        outcomes = [row for row in outcomes if row["url"] not in checked]
         # Homogeneous batches: a failed fetch must not blank the text of an earlier capture, nor
         # a row without a status blank another's.
         for rows in (texts, outcomes, statuses):
@@ -427,11 +427,7 @@ def _save_found_evidence(db: Database, results: list[UrlResult]) -> None:
     )
     save_evidence(
         db,
-        [
-            ({"id": citation_id, "capture_id": capture_ids[r.url], "url": r.url}, evidence)
-            for r in results
-            for citation_id, evidence in r.evidence or ()
-        ],
+        [row for r in results for row in for_capture(r.url, capture_ids[r.url], r.evidence or ())],
     )
 
 

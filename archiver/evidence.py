@@ -45,6 +45,7 @@ __all__ = [
     "evidence_for",
     "facts",
     "find_evidence",
+    "for_capture",
     "judge",
     "label_counts",
     "passages",
@@ -772,6 +773,16 @@ def _load_text(
         row = next(db.query("select text from sources where url = ?", [url]), None)
         text = row["text"] if row else None
     return text
+
+
+def for_capture(
+    url: str, capture_id: int | None, found: Iterable[tuple[int, Evidence]]
+) -> list[tuple[dict[str, Any], Evidence]]:
+    """Evidence a worker found (``evidence_for``), shaped for ``save_evidence``."""
+    return [
+        ({"id": citation_id, "capture_id": capture_id, "url": url}, evidence)
+        for citation_id, evidence in found
+    ]
 
 
 def save_evidence(db: Database, batch: list[tuple[dict[str, Any], Evidence]]) -> None:

@@ -45,6 +45,18 @@ __all__ = ["Extracted", "decode_html", "extract", "read_extractable", "sniff_kin
 #: developer corpus is 1.1 MB, and a page cut in the middle still parses (lxml recovers), so only
 #: text past the cap is lost.
 MAX_HTML_BYTES = 2_000_000
+#: How trafilatura is asked (the benchmark's bare-trafilatura floor uses the same). ``fast``:
+#: without its readability and jusText fallbacks. On the developer corpus the text is the same
+#: (token recall 0.976, precision 0.935, all 90 quotes found, either way) for a quarter less
+#: CPU, and jusText's stoplist of every language cost each worker 30 MB; ``_extract_html``'s
+#: baseline check still rescues an article trafilatura's main pass lost.
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "with_metadata": True,
+    "include_comments": False,
+    "include_tables": True,
+    "favor_recall": True,
+    "fast": True,
+}
 #: PDFs must be read whole to be parsed; larger ones are captured without text.
 MAX_PDF_BYTES = 20_000_000
 #: Below this share of the baseline's text, trafilatura's main text is taken to have lost the
@@ -364,19 +376,7 @@ def _extract_html(body: bytes, *, url: str, charset: str | None) -> Extracted:
     if tree is None:
         return result
 
-    # fast: without trafilatura's readability and jusText fallbacks. On the developer corpus the
-    # text is the same (token recall 0.976, precision 0.935, all 90 quotes found, either way) for
-    # a quarter less CPU, and jusText's stoplist of every language cost each worker 30 MB; the
-    # baseline check below still rescues an article trafilatura's main pass lost.
-    document = bare_extraction(
-        tree,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        favor_recall=True,
-        fast=True,
-    )
+    document = bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     main = document.text or "" if isinstance(document, Document) else ""
     if not isinstance(document, Document):
         # Too little main text for trafilatura, which then drops the metadata too.

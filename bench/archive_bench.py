@@ -363,7 +363,7 @@ def extraction_cpu(bodies: Iterator[tuple[str, bytes]]) -> tuple[float, float]:
     a baseline pass, a language guess) and of bare trafilatura (the floor) on the same bodies."""
     from trafilatura import bare_extraction
 
-    from archiver.extract import MAX_HTML_BYTES, extract, read_extractable
+    from archiver.extract import MAX_HTML_BYTES, TRAFILATURA_OPTIONS, extract, read_extractable
 
     project = bare = 0.0
     for url, body in bodies:
@@ -372,13 +372,7 @@ def extraction_cpu(bodies: Iterator[tuple[str, bytes]]) -> tuple[float, float]:
         extract(kept, content_type="text/html", url=url, charset="utf-8")
         middle = time.process_time()
         bare_extraction(
-            body[:MAX_HTML_BYTES].decode("utf-8", "replace"),
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=True,
-            favor_recall=True,
-            fast=True,
+            body[:MAX_HTML_BYTES].decode("utf-8", "replace"), url=url, **TRAFILATURA_OPTIONS
         )
         project, bare = project + middle - start, bare + time.process_time() - middle
     return project, bare
