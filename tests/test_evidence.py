@@ -139,13 +139,33 @@ LATIN_SAMPLES = [
 ]
 
 
+ASCII_SAMPLES = [
+    "The U.S. and the E.U. agreed; A.B.C. and a.b. too, U.S.A without the last dot.",
+    "Prices: $2,300.50, 4K, 60fps, 1,2,3, 2020s, mid-2020s, 10.7 teraflop, v2.0.1, 3.x, 1.",
+    "snake_case_words, CamelCase, O'Brien's, co-op, x86_64, e.g. i.e. a.m. p.m. U.S.-led",
+    "Companies' arrested arresting planes flies studies YOURSELVES Its ITS said SAYS",
+]
+
+
 @pytest.mark.parametrize("text", LATIN_SAMPLES)
 def test_the_fast_tokenizer_gives_the_general_one_s_terms(text: str) -> None:
     assert evidence._latin_terms(text) == evidence._any_terms(text)
 
 
-def test_the_fast_tokenizer_agrees_on_every_corpus_page(corpus_pages: list[dict[str, Any]]) -> None:
-    checked = 0
+@pytest.mark.parametrize("text", ASCII_SAMPLES)
+def test_the_ascii_tokenizer_gives_the_general_one_s_terms(text: str) -> None:
+    assert evidence._ascii_terms(text.lower()) == evidence._any_terms(text)
+    assert evidence.terms(text) == evidence._any_terms(text)
+
+
+def test_the_index_tokenises_ascii_sentences_in_place() -> None:
+    text = "Exports ROSE by 12 percent in 2023. The U.S. said so.\nNext: 2,300.50 units."
+    index = PassageIndex(text)
+    assert index.terms == [evidence._any_terms(text[s:e]) for s, e in index.spans]
+
+
+def test_the_fast_tokenizers_agree_on_every_corpus_page(corpus_pages: list[dict[str, Any]]) -> None:
+    checked = ascii_checked = 0
     for page in corpus_pages:
         text = extract(
             page["html"].encode(), content_type="text/html", url=page["original_url"]
@@ -155,7 +175,11 @@ def test_the_fast_tokenizer_agrees_on_every_corpus_page(corpus_pages: list[dict[
             if evidence._HAS_CJK.search(sentence) is None:
                 assert evidence._latin_terms(sentence) == evidence._any_terms(sentence), sentence
                 checked += 1
+            if sentence.isascii():
+                assert evidence.terms(sentence) == evidence._any_terms(sentence), sentence
+                ascii_checked += 1
     assert checked > 1000
+    assert ascii_checked > 500
 
 
 def test_cjk_text_is_cut_into_character_pairs() -> None:
