@@ -25,7 +25,7 @@ from archiver.extract import Extracted
 from archiver.fetch import FetchConfig
 from archiver.memory import release_free_memory
 from archiver.records import FetchResult
-from archiver.scheduling import chunk_by_host, run_host_chunks
+from archiver.scheduling import chunk_by_host, run_host_chunks, when_all_done
 from archiver.warc import WarcWriter, recover_open_files
 from archiver.workers import (
     INLINE,
@@ -76,7 +76,7 @@ class UrlResult:
     extracted: dict[str, str | None] | None = None
     #: (citation id, evidence) for the claims of the job, found in the extracted text.
     evidence: list[tuple[int, Evidence]] | None = None
-    #: Extraction still running in a worker process; ``archive_host`` waits for it at the end.
+    #: Extraction still running in a worker process; ``finish`` waits for it.
     extraction: Future[tuple[Extracted, list[tuple[int, Evidence]]]] | None = field(
         default=None, repr=False, compare=False
     )
@@ -248,9 +248,27 @@ def archive_host(
     Returns:
         One ``UrlResult`` per job, in order.
     """
+    return [result.finish() for result in fetch_host(jobs, config, warc_dir, extraction or INLINE)]
+
+
+def fetch_host(
+    jobs: list[UrlJob], config: FetchConfig, warc_dir: str, extraction: Extraction
+) -> list[UrlResult]:
+    """``archive_host`` without waiting for the extractions: results may hold running futures.
+
+    The local run's threads use this, so a thread goes on to its next chunk while the pages of
+    the last one are still extracted; ``settle`` waits for them.
+    """
     writer = process_writer(warc_dir)
-    started = [_archive_one(job, config, writer, extraction or INLINE) for job in jobs]
-    return [result.finish() for result in started]
+    return [_archive_one(job, config, writer, extraction) for job in jobs]
+
+
+def settle(results: list[UrlResult]) -> Future[list[UrlResult]]:
+    """The results of ``fetch_host``, finished, once all their extractions are done."""
+    return when_all_done(
+        [result.extraction for result in results if result.extraction is not None],
+        lambda: [result.finish() for result in results],
+    )
 
 
 # -- the coordinator ------------------------------------------------------------------------
@@ -290,7 +308,9 @@ def archive_urls(
     extraction = Extraction(after=1 if many else None) if executor is None else None
 
     def submit(chunk: list[UrlJob]) -> Future[list[UrlResult]]:
-        return pool.submit(archive_host, chunk, config, str(warc_dir), extraction=extraction)
+        if extraction is not None:  # threads of this process: extraction goes on after them
+            return pool.submit(fetch_host, chunk, config, str(warc_dir), extraction)
+        return pool.submit(archive_host, chunk, config, str(warc_dir))
 
     def save(results: list[UrlResult]) -> None:
         save_results(db, results)
@@ -302,7 +322,12 @@ def archive_urls(
             if on_result is not None:
                 on_result(result, stats)
 
-    run = run_host_chunks(chunk_by_host(jobs, lambda job: job.url), submit=submit, on_done=save)
+    run = run_host_chunks(
+        chunk_by_host(jobs, lambda job: job.url),
+        submit=submit,
+        on_done=save,
+        settle=settle if extraction is not None else None,
+    )
     stats.interrupted, stats.errors = run.interrupted, run.errors
     pool.shutdown(wait=not run.interrupted, cancel_futures=True)
     if extraction is not None:

@@ -8,11 +8,12 @@ the coordinator saves each finished chunk before the next of that host would nee
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 LOGGER = logging.getLogger(__name__)
@@ -54,37 +55,86 @@ def run_host_chunks(
     *,
     submit: Callable[[list[Job]], Future[list[Result]]],
     on_done: Callable[[list[Result]], None],
+    settle: Callable[[list[Result]], Future[list[Result]]] | None = None,
 ) -> HostRun:
     """Submit each host's chunks one after another and hand every finished chunk to ``on_done``.
 
-    A host's next chunk is submitted before the finished one is saved, so no host waits for
-    SQLite. A chunk that raises is logged and counted, the others go on. Ctrl-C stops
-    submitting, cancels what has not started and marks the run ``interrupted``.
+    A host's next chunk is submitted as soon as the host's work on the last one is done: before
+    that chunk is saved, so no host waits for SQLite, and before what ``settle`` waits for (work
+    the host handed on, such as extraction in worker processes), so no host waits for the
+    extraction backlog either. A chunk that raises is logged and counted, the others go on.
+    Ctrl-C stops submitting, cancels what has not started and marks the run ``interrupted``.
+
+    Args:
+        settle: given a host's results, a future of the results ready to save; None: ready.
     """
     run = HostRun()
     running: dict[Future[list[Result]], str] = {}
+    settling: dict[Future[list[Result]], str] = {}
 
     def next_chunk(host: str) -> None:
         if chunks[host]:
             running[submit(chunks[host].popleft())] = host
 
+    def outcome(future: Future[list[Result]], host: str) -> list[Result] | None:
+        try:
+            return future.result()
+        except Exception as error:  # a bug in one chunk must not lose the others
+            LOGGER.exception("work on %s failed", host)
+            run.errors.append(f"{host}: {error}")
+            return None
+
     try:
         for host in chunks:
             next_chunk(host)
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+        while running or settling:
+            done, _ = wait([*running, *settling], return_when=FIRST_COMPLETED)
             for future in done:
-                host = running.pop(future)
-                next_chunk(host)
-                try:
-                    results = future.result()
-                except Exception as error:  # a bug in one chunk must not lose the others
-                    LOGGER.exception("work on %s failed", host)
-                    run.errors.append(f"{host}: {error}")
-                    continue
-                on_done(results)
+                if future in settling:
+                    results = outcome(future, settling.pop(future))
+                else:
+                    host = running.pop(future)
+                    next_chunk(host)
+                    results = outcome(future, host)
+                    if results is not None and settle is not None:
+                        settling[settle(results)] = host
+                        continue
+                if results is not None:
+                    on_done(results)
     except KeyboardInterrupt:
         run.interrupted = True
         for future in running:
             future.cancel()
     return run
+
+
+def when_all_done(futures: Sequence[Future[Any]], then: Callable[[], Result]) -> Future[Result]:
+    """A future of ``then()``, called once every one of ``futures`` is done (however it ended).
+
+    Nothing blocks: ``then`` runs in the thread that completes the last future. An exception
+    it raises becomes the future's.
+    """
+    combined: Future[Result] = Future()
+    combined.set_running_or_notify_cancel()  # it cannot be cancelled half-way now
+    left = len(futures)
+    lock = threading.Lock()
+
+    def finish() -> None:
+        try:
+            combined.set_result(then())
+        except Exception as error:
+            combined.set_exception(error)
+
+    def one_done(_: Future[Any]) -> None:
+        nonlocal left
+        with lock:
+            left -= 1
+            if left:
+                return
+        finish()
+
+    if not futures:
+        finish()
+    for future in futures:
+        future.add_done_callback(one_done)
+    return combined

@@ -1,0 +1,94 @@
+"""Per-host chunks: a host's next chunk does not wait for the last one to settle or be saved."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+
+from archiver.scheduling import chunk_by_host, run_host_chunks, when_all_done
+
+
+def test_a_host_s_next_chunk_is_submitted_while_the_last_one_settles() -> None:
+    """The first chunk settles only once the second has been submitted: a scheduler that
+    waited for settling before submitting would see it settle after the 10 s fallback."""
+    second_submitted = threading.Event()
+    events: list[str] = []
+    chunks = {"a.test": deque([[1], [2]])}
+
+    def submit(chunk: list[int]) -> Future[list[int]]:
+        events.append(f"submit {chunk[0]}")
+        if chunk[0] == 2:
+            second_submitted.set()
+        done: Future[list[int]] = Future()
+        done.set_result(chunk)
+        return done
+
+    def settle(results: list[int]) -> Future[list[int]]:
+        settled: Future[list[int]] = Future()
+
+        def later() -> None:
+            in_time = results[0] != 1 or second_submitted.wait(timeout=10)
+            events.append(f"settled {results[0]}" + ("" if in_time else " (fallback)"))
+            settled.set_result(results)
+
+        threading.Thread(target=later).start()
+        return settled
+
+    saved: list[list[int]] = []
+    run = run_host_chunks(chunks, submit=submit, on_done=saved.append, settle=settle)
+    assert not run.interrupted and not run.errors
+    assert sorted(saved) == [[1], [2]]
+    assert events.index("submit 2") < events.index("settled 1")
+
+
+def test_a_chunk_that_fails_to_settle_is_counted_and_the_others_are_saved() -> None:
+    chunks = chunk_by_host([f"http://h{i % 2}.test/{i}" for i in range(6)], str, size=1)
+    pool = ThreadPoolExecutor(max_workers=2)
+
+    def submit(chunk: list[str]) -> Future[list[str]]:
+        return pool.submit(lambda: chunk)
+
+    def settle(results: list[str]) -> Future[list[str]]:
+        def then() -> list[str]:
+            if results[0].endswith("/3"):
+                raise ValueError("extraction failed")
+            return results
+
+        return when_all_done([], then)
+
+    saved: list[str] = []
+    try:
+        run = run_host_chunks(chunks, submit=submit, on_done=saved.extend, settle=settle)
+    finally:
+        pool.shutdown()
+    assert sorted(saved) == sorted(f"http://h{i % 2}.test/{i}" for i in (0, 1, 2, 4, 5))
+    assert run.errors == ["h1.test: extraction failed"]
+
+
+def test_when_all_done_runs_once_every_future_is_done() -> None:
+    first: Future[int] = Future()
+    second: Future[int] = Future()
+    calls: list[bool] = []
+
+    def then() -> int:
+        calls.append(True)
+        return len(calls)
+
+    combined = when_all_done([first, second], then)
+    first.set_result(1)
+    assert not combined.done() and not calls
+    second.set_exception(RuntimeError("a failed extraction still counts as done"))
+    assert combined.result(timeout=1) == 1
+    assert calls == [True]
+    assert not combined.cancel()  # running: Ctrl-C cannot leave it half-done
+
+
+def test_when_all_done_passes_on_what_then_raises() -> None:
+    def then() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        when_all_done([], then).result(timeout=1)
