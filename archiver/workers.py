@@ -158,15 +158,22 @@ class Extraction:
         return done
 
     def _wait_for_room(self, size: int) -> None:
-        """Block while the queued bodies are over budget (one body always goes, however big)."""
+        """Block while the queued bodies are over budget (one body always goes, however big).
+
+        Waiters are woken one at a time, each waking the next while there is room: waking all
+        fifty fetching threads at every finished extraction cost the coordinator 0.7 ms of CPU
+        per page.
+        """
         with self._room:
             self._room.wait_for(lambda: not self._queued or self._queued + size <= MAX_QUEUED_BYTES)
             self._queued += size
+            if self._queued < MAX_QUEUED_BYTES:
+                self._room.notify()
 
     def _release(self, size: int) -> None:
         with self._room:
             self._queued -= size
-            self._room.notify_all()
+            self._room.notify()
 
     def shutdown(self) -> None:
         """Wait for running extractions (seconds at most) and stop the workers."""

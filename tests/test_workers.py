@@ -59,3 +59,42 @@ def test_a_thread_waits_while_the_queued_bodies_are_over_budget(
     finally:
         extraction.shutdown()
     assert extraction._queued == 0
+
+
+def test_threads_waiting_for_room_are_woken_one_by_one_and_all_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twelve threads, room for two bodies: every body is extracted (no wake-up is lost when
+    waiters are woken one at a time), and never more than two are queued."""
+    monkeypatch.setattr(workers, "MAX_QUEUED_BYTES", 2 * len(PAGE))
+    peak = 0
+
+    class Watched(Extraction):
+        def _wait_for_room(self, size: int) -> None:
+            nonlocal peak
+            super()._wait_for_room(size)
+            peak = max(peak, self._queued)
+
+    extraction = Watched(after=1)
+    futures: list[Future[Any]] = []
+    claims = [CitedClaim(1, "The new terminal cost US$1.2 billion.")]
+    try:
+        threads = [
+            threading.Thread(
+                target=lambda i=i: futures.append(
+                    extraction.submit_with_evidence(_result(i), claims)
+                )
+            )
+            for i in range(12)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads)
+        texts = [future.result(timeout=60)[0].text for future in futures]
+    finally:
+        extraction.shutdown()
+    assert len(texts) == 12 and all("US$1.2 billion" in (text or "") for text in texts)
+    assert peak <= 2 * len(PAGE)
+    assert extraction._queued == 0
