@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import pysbd
+from pysbd.utils import TextSpan
 
 from archiver.urls import classify_href
 
@@ -111,9 +112,35 @@ def join_broken_paragraphs(paragraphs: list[Paragraph]) -> list[Paragraph]:
     return joined
 
 
+class _Segmenter(pysbd.Segmenter):  # type: ignore[misc]
+    """pysbd, locating its sentences in the text with ``str.find``.
+
+    pysbd compiles a regular expression per sentence to find where it is (and Python's cache
+    of 512 patterns does not keep them): 0.6 of the 1.0 s it takes to read a 2,000-citation
+    article. This gives the same spans: the first occurrence, with its trailing whitespace,
+    that ends after the previous sentence's, as pysbd's ``re.finditer`` does.
+    """
+
+    def sentences_with_char_spans(self, sentences: list[str]) -> list[TextSpan]:
+        text: str = self.original_text
+        spans, prior_end = [], 0
+        for sentence in sentences:
+            at = text.find(sentence) if sentence else -1
+            while at >= 0:
+                end = at + len(sentence)
+                while end < len(text) and text[end].isspace():
+                    end += 1
+                if end > prior_end:
+                    spans.append(TextSpan(text[at:end], at, end))
+                    prior_end = end
+                    break
+                at = text.find(sentence, end)
+        return spans
+
+
 @lru_cache(maxsize=1)
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return _Segmenter(language="en", clean=False, char_span=True)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -351,12 +351,14 @@ def save_article(db: Database, article: Article) -> SavedArticle:
             row["position"]: row["id"]
             for row in citations.rows_where("article_id = ?", [article_id], select="id, position")
         }
-        for citation in article.citations:
-            row = {"article_id": article_id, **citation.as_dict()}
-            if citation.position in known:
-                citations.update(known[citation.position], row)
-            else:
-                citations.insert(row)
+        rows = [{"article_id": article_id, **c.as_dict()} for c in article.citations]
+        # In two batches (sqlite-utils reads the schema at every call): new positions, and the
+        # kept ones by id, every given column rewritten.
+        citations.insert_all(row for row in rows if row["position"] not in known)
+        citations.upsert_all(
+            ({"id": known[row["position"]], **row} for row in rows if row["position"] in known),
+            pk="id",
+        )
         db.execute(
             "delete from citations where article_id = ? and position > ?",
             [article_id, len(article.citations)],

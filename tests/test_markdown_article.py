@@ -162,3 +162,25 @@ def load_article_from_text(text: str) -> Article:
     from archiver.article import build_article
 
     return build_article(text.encode(), "markdown", source_key="test")
+
+
+def test_sentences_are_located_as_pysbd_locates_them(article: Article) -> None:
+    """The segmenter finds each sentence with str.find instead of a regex per sentence; the
+    spans must be pysbd's own, repeated sentences and runs of whitespace included."""
+    import pysbd
+
+    from archiver.claims import _segmenter
+
+    reference = pysbd.Segmenter(language="en", clean=False, char_span=True)
+    texts = [para for para in article.text.split("\n") if para.strip()]
+    texts += [
+        "Same. Same. Same.\nSame.",
+        "Dr. Smith went to the U.S. on Monday.  It cost US$3.5 m.   Then he left.   ",
+        "a a a. a a a. a a a.",
+        "Hi.\u00a0\u00a0Hi. Hi.",
+    ]
+    for text in texts:
+        ours = [(span.sent, span.start, span.end) for span in _segmenter().segment(text)]
+        theirs = [(span.sent, span.start, span.end) for span in reference.segment(text)]
+        assert ours == theirs, text
+    assert len(texts) > 10
