@@ -41,9 +41,9 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
-from zlib_ng import zlib_ng
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.warcwriter import WARCWriter as _WarcioWriter
+from zlib_ng import zlib_ng
 
 from archiver import __version__
 from archiver.records import Exchange, FetchResult
