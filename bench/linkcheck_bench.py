@@ -164,6 +164,7 @@ class _Site(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30
+    disable_nagle_algorithm = True  # as web servers do; see archive_bench.py
     server: _Site
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
