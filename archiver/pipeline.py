@@ -41,6 +41,8 @@ LOGGER = logging.getLogger(__name__)
 
 #: Outcomes that mean the page itself was captured.
 CAPTURED = ("ok", "redirected")
+#: Starts the ``error`` of a capture whose text could not be extracted; a rerun fetches it again.
+TEXT_NOT_EXTRACTED = "text not extracted: "
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,19 @@ class UrlResult:
     )
 
     def finish(self) -> UrlResult:
-        """Wait for the extraction (if any) and keep its columns; picklable afterwards."""
+        """Wait for the extraction (if any) and keep its columns; picklable afterwards.
+
+        A page whose extraction failed (its worker process died twice) is still a capture:
+        the WARC holds it, the row says why it has no text, and a rerun fetches it again.
+        """
         if self.extraction is not None:
-            extracted, self.evidence = self.extraction.result()
-            self.extracted = extracted.as_dict()
+            try:
+                extracted, self.evidence = self.extraction.result()
+                self.extracted = extracted.as_dict()
+            except Exception as error:
+                LOGGER.warning("%s: %s%s", self.url, TEXT_NOT_EXTRACTED, error)
+                if self.capture is not None:
+                    self.capture["error"] = f"{TEXT_NOT_EXTRACTED}{error}"
             self.extraction = None
         return self
 
@@ -108,7 +119,8 @@ class RunStats:
 def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False) -> list[UrlJob]:
     """Distinct cited URLs of the articles that need fetching, in citation order.
 
-    Without ``refresh``: URLs with no successful capture yet (failed ones are tried again).
+    Without ``refresh``: URLs with no successful capture yet (failed ones are tried again, and
+    so are captures whose text could not be extracted).
     With ``refresh``: every URL, carrying the validators of its last good capture and what the
     checks know of that payload: the verdict, similarity and drift of the last check when it saw
     the same payload, else those of the check that made the capture (the text had changed).
@@ -129,7 +141,7 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
         row["url"]: row
         for row in db.query(
             f"select url, etag, last_modified, payload_sha256, warc_record_id, captured_at, "
-            f"final_url, max(id) as id from captures where outcome in ('ok', 'redirected') "
+            f"final_url, error, max(id) as id from captures where outcome in ('ok', 'redirected') "
             f"and url in (select url from citations where article_id in ({marks})) group by url",
             ids,
         )
@@ -157,7 +169,7 @@ def frontier(db: Database, *, article_ids: Iterable[int], refresh: bool = False)
     jobs = []
     for url in urls:
         good = last_good.get(url)
-        if good is None:
+        if good is None or (good["error"] or "").startswith(TEXT_NOT_EXTRACTED):
             jobs.append(UrlJob(url))
         elif refresh:
             similarity, drift = by_check.get(good["id"], (1.0, "unchanged"))

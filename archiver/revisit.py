@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from archiver.evidence import CitedClaim, Evidence
 from archiver.extract import Extracted, sniff_kind
 from archiver.fetch import FetchConfig
-from archiver.pipeline import CAPTURED
+from archiver.pipeline import CAPTURED, TEXT_NOT_EXTRACTED
 from archiver.records import FetchResult
 from archiver.rot import (
     CANNOT_TELL,
@@ -325,7 +325,12 @@ def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
     """Drift against the cited text, the soft-404 probe, and a new capture if the text changed."""
     job, result, row = pending.job, pending.result, pending.row
     try:
-        page, evidence = pending.extracted.result()
+        try:
+            page, evidence = pending.extracted.result()
+        except Exception as error:  # its worker process died twice: cannot tell, look again
+            LOGGER.warning("%s: %s%s", job.url, TEXT_NOT_EXTRACTED, error)
+            row.update(similarity=None, drift=None, error=f"{TEXT_NOT_EXTRACTED}{error}")
+            return CheckResult(job.url, row["outcome"], row)
         extracted = page.as_dict()
         text = extracted["text"]
         row["similarity"] = similarity(job.cited_text, text)

@@ -13,7 +13,9 @@ import multiprocessing.util
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,7 +115,7 @@ class Extraction:
     def __init__(self, after: int | None = PROCESS_EXTRACTION_AFTER) -> None:
         self.after = after
         self.count = 0
-        self.pool: Executor | None = None
+        self.pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._queued = 0  # bytes submitted to the pool and not done
         self._room = threading.Condition()
@@ -140,22 +142,63 @@ class Extraction:
         with self._lock:
             self.count += 1
             if self.pool is None and self.count == self.after and (os.cpu_count() or 1) > 1:
-                self.pool = ProcessPoolExecutor(
-                    max_workers=os.cpu_count(),
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=exit_with_parent,
-                    initargs=(os.getpid(),),
-                )
+                self.pool = _process_pool()
             pool = self.pool
-        if pool is not None:
-            size = len(body)  # the callback must not keep the body alive
-            self._wait_for_room(size)
-            future = pool.submit(task, body, *args, **kwargs)
-            future.add_done_callback(lambda _: self._release(size))
-            return future
         done: Future[Done] = Future()
-        done.set_result(task(body, *args, **kwargs))
+        if pool is None:
+            done.set_result(task(body, *args, **kwargs))
+            return done
+        size = len(body)
+        self._wait_for_room(size)
+        self._in_pool(done, partial(task, body, *args, **kwargs), size, retry=True)
         return done
+
+    def _in_pool(
+        self, done: Future[Done], call: Callable[[], Done], size: int, *, retry: bool
+    ) -> None:
+        """Run ``call`` in a worker process and hand its outcome to ``done``.
+
+        When a worker process dies (killed for its memory, or crashed in lxml), the pool fails
+        every task it holds: each runs once more, in a fresh pool, so one bad page does not take
+        the text of the others with it.
+        """
+
+        def landed(future: Future[Done]) -> None:
+            if future.cancelled():  # Ctrl-C
+                self._release(size)
+                done.cancel()
+                return
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool) and retry:
+                self._in_pool(done, call, size, retry=True)
+                return
+            self._release(size)
+            if error is None:
+                done.set_result(future.result())
+            else:
+                done.set_exception(error)
+
+        try:
+            self._live_pool_submit(call).add_done_callback(landed)
+        except Exception as error:  # no new pool could be started
+            self._release(size)
+            done.set_exception(error)
+
+    def _live_pool_submit(self, call: Callable[[], Done]) -> Future[Done]:
+        with self._lock:
+            pool = self.pool
+        assert pool is not None
+        try:
+            return pool.submit(call)
+        except BrokenProcessPool:
+            with self._lock:
+                if self.pool is pool:
+                    LOGGER.warning("an extraction worker process died; starting new ones")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = _process_pool()
+                fresh = self.pool
+            assert fresh is not None
+            return fresh.submit(call)
 
     def _wait_for_room(self, size: int) -> None:
         """Block while the queued bodies are over budget (one body always goes, however big).
@@ -179,6 +222,16 @@ class Extraction:
         """Wait for running extractions (seconds at most) and stop the workers."""
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _process_pool() -> ProcessPoolExecutor:
+    """Extraction workers, one per core, that end with this process."""
+    return ProcessPoolExecutor(
+        max_workers=os.cpu_count(),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 #: For tasks run without a shared Extraction (another executor): always inline.

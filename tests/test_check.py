@@ -693,3 +693,28 @@ def test_new_version_gets_its_own_evidence(
         open_db(db_path).query("select capture_id, label from evidence order by capture_id")
     )
     assert [row["capture_id"] for row in rows] == [1, 2]
+
+
+def test_a_page_whose_new_text_could_not_be_extracted_is_looked_at_again(tmp_path: Path) -> None:
+    """Extraction failed (its worker process died twice): the check cannot tell whether the
+    page changed, so it says so, makes no capture, and is not a known-good body next time."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from archiver.records import FetchResult
+    from archiver.revisit import CheckJob, _finish, _Pending, _Worker
+    from archiver.workers import INLINE
+
+    failed: Future[Any] = Future()
+    failed.set_exception(BrokenProcessPool("A process in the process pool was terminated"))
+    url = "http://127.0.0.1:9/page"
+    result = FetchResult(url=url, outcome="ok", captured_at="2026-11-28T00:00:00Z", status_code=200)
+    job = CheckJob(url=url, capture_id=1, has_cited_text=True, cited_text="The archived text.")
+    config = CheckConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
+    worker = _Worker(config, str(tmp_path / "warc"), INLINE)
+    checked = _finish(_Pending(job, result, result.as_check_row(), failed), worker)
+    assert (checked.outcome, checked.capture, checked.extracted_now) == ("ok", None, False)
+    assert (
+        checked.check["error"] == "text not extracted: A process in the process pool was terminated"
+    )
+    assert (checked.check["similarity"], checked.check["drift"]) == (None, None)

@@ -135,3 +135,51 @@ def test_stopped_run_then_rerun_completes_without_duplicates(
         assert not scan.torn and scan.error is None, path
     offsets = {(row["warc_path"], row["warc_offset"]) for row in db["captures"].rows}
     assert len(offsets) == len(urls)
+
+
+def _extraction_workers(pid: int) -> list[int]:
+    """The archiver's spawned extraction workers (its multiprocessing resource tracker aside)."""
+    found = []
+    for child in children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command:
+            found.append(child)
+    return found
+
+
+def test_an_extraction_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
+    """kill -9 of one extraction worker (as the OOM killer would) mid-run: the run still ends
+    normally with every page captured and its text extracted, and no traceback."""
+    with (
+        WebServer("127.0.0.5", {"/slow/": slow_page}) as one,
+        WebServer("127.0.0.6", {"/slow/": slow_page}) as two,
+    ):
+        urls = [server.url(f"/slow/{i}") for i in range(25) for server in (one, two)]
+        article = tmp_path / "article.md"
+        article.write_text(
+            " ".join(f"Claim {i} [src]({u})." for i, u in enumerate(urls)), encoding="utf-8"
+        )
+        db_path = tmp_path / "citations.db"
+        command = [sys.executable, "-m", "archiver", "archive", str(article), "--db"]
+        command += [str(db_path), "--warc-dir", str(tmp_path / "warc"), "--delay", "0"]
+        command += ["--allow-private-addresses", "--timeout", "5", "--silent"]
+        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while captures_so_far(db_path) < 4 and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.05)
+        workers = _extraction_workers(run.pid)
+        assert workers, "extraction worker processes are running"
+        os.kill(workers[0], signal.SIGKILL)
+        assert captures_so_far(db_path) < len(urls), "the kill must land mid-run"
+        _, stderr = run.communicate(timeout=120)
+
+    assert run.returncode == 0, stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    db = open_db(db_path)
+    captured = db.execute("select count(distinct url) from captures where outcome = 'ok'")
+    assert captured.fetchone()[0] == len(urls)
+    with_text = db.execute("select count(*) from sources where text is not null").fetchone()[0]
+    assert with_text == len(urls)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,9 +17,9 @@ from webserver import Handler, WebServer, text
 
 from archiver.article import load_article
 from archiver.cli import cli
-from archiver.db import open_db, save_article
+from archiver.db import open_db, save_article, save_results
 from archiver.fetch import FetchConfig
-from archiver.pipeline import archive_urls, frontier
+from archiver.pipeline import UrlResult, archive_urls, frontier
 from archiver.warc import read_records
 from archiver.workers import PROCESS_EXTRACTION_AFTER
 
@@ -348,3 +350,26 @@ def test_failed_refresh_keeps_the_archived_text(
     source = open_db(db_path)["sources"].get(site.url("/article-page"))
     assert source["latest_outcome"] == "server_error"
     assert "US$1.2 billion" in source["text"]
+
+
+def test_a_page_whose_text_could_not_be_extracted_is_kept_and_fetched_again(
+    tmp_path: Path, site: WebServer, db_path: Path
+) -> None:
+    """An extraction that failed (its worker process died twice) leaves the capture, says why,
+    and the next run fetches the page again for its text."""
+    article = write_article(tmp_path, site, ["/article-page"])
+    db = open_db(db_path)
+    saved = save_article(db, load_article(str(article)))
+    [job] = frontier(db, article_ids=[saved.article_id])
+    failed: Future[Any] = Future()
+    failed.set_exception(BrokenProcessPool("A process in the process pool was terminated"))
+    capture = {"url": job.url, "captured_at": "2026-11-28T00:00:00Z", "outcome": "ok"}
+    save_results(db, [UrlResult(job.url, "ok", capture=dict(capture), extraction=failed).finish()])
+    [error] = db.execute("select error from captures").fetchone()
+    assert error == "text not extracted: A process in the process pool was terminated"
+    assert db.execute("select text from sources").fetchone()[0] is None
+    assert [again.url for again in frontier(db, article_ids=[saved.article_id])] == [job.url]
+
+    assert run_archive(article, db_path)["fetch"]["outcomes"] == {"ok": 1}
+    assert "US$1.2 billion" in db.execute("select text from sources").fetchone()[0]
+    assert frontier(db, article_ids=[saved.article_id]) == []

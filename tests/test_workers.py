@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -97,4 +99,25 @@ def test_threads_waiting_for_room_are_woken_one_by_one_and_all_go(
         extraction.shutdown()
     assert len(texts) == 12 and all("US$1.2 billion" in (text or "") for text in texts)
     assert peak <= 2 * len(PAGE)
+    assert extraction._queued == 0
+
+
+def test_a_worker_that_dies_takes_no_text_with_it() -> None:
+    """kill -9 of an extraction worker (as the OOM killer does) fails every task of its pool;
+    each runs again in a fresh pool, so every page still gets its text."""
+    extraction = Extraction(after=1)
+    claims = [CitedClaim(1, "The new terminal cost US$1.2 billion.")]
+    try:
+        futures = [extraction.submit_with_evidence(_result(i), claims) for i in range(12)]
+        first_pool = extraction.pool
+        assert first_pool is not None
+        victim = next(iter(first_pool._processes.values()))  # the spawned worker processes
+        os.kill(victim.pid, signal.SIGKILL)
+        texts = [future.result(timeout=120)[0].text for future in futures]
+        assert extraction.pool is not first_pool
+        later = extraction.submit_with_evidence(_result(99), claims).result(timeout=60)
+    finally:
+        extraction.shutdown()
+    assert all("US$1.2 billion" in (text or "") for text in texts)
+    assert "US$1.2 billion" in (later[0].text or "")
     assert extraction._queued == 0
