@@ -170,7 +170,7 @@ class Extraction:
                 return
             error = future.exception()
             if isinstance(error, BrokenProcessPool) and retry:
-                self._in_pool(done, call, size, retry=True)
+                self._in_pool(done, call, size, retry=False)
                 return
             self._release(size)
             if error is None:

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pytest
@@ -120,4 +121,23 @@ def test_a_worker_that_dies_takes_no_text_with_it() -> None:
         extraction.shutdown()
     assert all("US$1.2 billion" in (text or "") for text in texts)
     assert "US$1.2 billion" in (later[0].text or "")
+    assert extraction._queued == 0
+
+
+def _kill_own_worker(body: bytes, *claims: Any, **kwargs: Any) -> None:
+    """A task that ends its worker process, as a page that crashes lxml would."""
+    os._exit(1)
+
+
+def test_a_page_that_kills_its_worker_every_time_is_tried_twice_then_fails() -> None:
+    extraction = Extraction(after=1)
+    try:
+        doomed = extraction._submit(_kill_own_worker, _result(1))
+        with pytest.raises(BrokenProcessPool):
+            doomed.result(timeout=60)
+        claims = [CitedClaim(1, "The new terminal cost US$1.2 billion.")]
+        after = extraction.submit_with_evidence(_result(2), claims).result(timeout=120)
+    finally:
+        extraction.shutdown()
+    assert "US$1.2 billion" in (after[0].text or "")  # the run goes on with a fresh pool
     assert extraction._queued == 0
