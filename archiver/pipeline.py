@@ -238,29 +238,22 @@ def _unchanged(job: UrlJob, result: FetchResult) -> UrlResult:
     return UrlResult(job.url, row["outcome"], check=row)
 
 
-def archive_host(
-    jobs: list[UrlJob],
-    config: FetchConfig,
-    warc_dir: str,
-    *,
-    extraction: Extraction | None = None,
-) -> list[UrlResult]:
-    """Fetch, preserve and extract URLs of one host, one after another.
+def archive_host(jobs: list[UrlJob], config: FetchConfig, warc_dir: str) -> list[UrlResult]:
+    """Fetch, preserve and extract URLs of one host, one after another, on any executor.
 
-    With ``extraction``, a page is extracted while the next one is fetched. Politeness (one
-    request in flight per host, the delay, Retry-After) is kept by the fetcher's per-process
-    host throttle; robots.txt is read once per site per process.
+    Politeness (one request in flight per host, the delay, Retry-After) is kept by the fetcher's
+    per-process host throttle; robots.txt is read once per site per process. Extraction is
+    inline: a local run's threads use ``fetch_host`` and the shared worker processes instead.
 
     Args:
         jobs: URLs of a single host.
         config: fetch options.
         warc_dir: where this process writes its WARC files.
-        extraction: the run's shared extraction pool (threads of one process); inline if None.
 
     Returns:
         One ``UrlResult`` per job, in order.
     """
-    return [result.finish() for result in fetch_host(jobs, config, warc_dir, extraction or INLINE)]
+    return [result.finish() for result in fetch_host(jobs, config, warc_dir, INLINE)]
 
 
 def fetch_host(
