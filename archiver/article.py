@@ -90,6 +90,8 @@ def read_file(path: Path) -> tuple[bytes, str]:
         raise ArticleError(f"{path}: no such file", usage=True)
     if path.is_dir():
         raise ArticleError(f"{path}: is a directory, expected an article file", usage=True)
+    if not path.is_file():  # a FIFO, socket or device would block or never end
+        raise ArticleError(f"{path}: is not a regular file, expected an article file", usage=True)
     if suffix in MARKDOWN_SUFFIXES:
         kind = "markdown"
     elif suffix in HTML_SUFFIXES:
@@ -110,6 +112,21 @@ def read_file(path: Path) -> tuple[bytes, str]:
     return data, kind
 
 
+def _require_unicode(data: bytes, name: str) -> None:
+    """Markdown declares no charset, and a guess on a short text is often wrong ("Café" read
+    as "Cafķ"): it must be UTF-8, or UTF-16 with a byte-order mark."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ArticleError(
+            f"{name}: is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            "convert it first, e.g. iconv -f latin1 -t utf-8",
+            usage=True,
+        ) from None
+
+
 def _parse(
     data: bytes, kind: str, *, url: str | None, name: str, charset: str | None = None
 ) -> ParsedArticle:
@@ -118,6 +135,8 @@ def _parse(
         raise ArticleError(f"{name}: the article is empty")
     if looks_binary(data):
         raise ArticleError(f"{name}: is a binary file, not a Markdown or HTML article", usage=True)
+    if kind == "markdown" and charset is None:
+        _require_unicode(data, name)
     text, _ = decode_html(data, charset, look_for_meta=kind == "html")
     if kind == "html":
         # Imported here: trafilatura and lxml cost 25 MB that a Markdown article never needs.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +43,29 @@ from archiver.report import write_report
 
 DEFAULT_WARC_DIR = Path("db/warc")
 METADATA_CANDIDATES = (Path("metadata.json"), Path(__file__).resolve().parent / "metadata.json")
+#: Longest delay, timeout or window in seconds an option accepts (a day): anything longer is a
+#: typing mistake, and nan or inf would switch the limit off.
+MAX_SECONDS = 86_400.0
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A ``FloatRange`` that also refuses nan and inf: a ``--timeout nan`` never fires."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def _header_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A value sent in an HTTP header: printable ASCII only (a CR or LF would end the header)."""
+    if value is not None and not all(" " <= char <= "~" for char in value):
+        raise click.BadParameter(
+            "must be printable ASCII, without line breaks or control characters "
+            "(it is sent in the User-Agent header)"
+        )
+    return value
 
 
 def db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,7 +75,7 @@ def db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(dir_okay=False, path_type=Path),
         default=DEFAULT_DB,
         show_default=True,
-        help="SQLite database of the archive.",
+        help="SQLite database of the archive (archive creates it, and its folder).",
     )(fn)
 
 
@@ -60,7 +85,7 @@ def warc_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(file_okay=False, path_type=Path),
         default=DEFAULT_WARC_DIR,
         show_default=True,
-        help="Directory for raw WARC captures.",
+        help="Directory for raw WARC captures (created if missing).",
     )(fn)
 
 
@@ -118,7 +143,7 @@ def fetch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--delay",
-            type=click.FloatRange(min=0),
+            type=FiniteFloatRange(min=0, max=MAX_SECONDS),
             default=defaults.delay,
             show_default=True,
             help="Seconds between two requests to one host.",
@@ -132,7 +157,7 @@ def fetch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(min=0.1),
+            type=FiniteFloatRange(min=0.1, max=MAX_SECONDS),
             default=defaults.timeout,
             show_default=True,
             help="Seconds for one whole response, body included.",
@@ -145,8 +170,16 @@ def fetch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Largest body kept, counted after decompression.",
         ),
         click.option("--ignore-robots", is_flag=True, help="Fetch what robots.txt disallows."),
-        click.option("--user-agent", help="User-Agent (default: citation-archiver/VERSION)."),
-        click.option("--contact", help="URL or e-mail for site owners, added to the User-Agent."),
+        click.option(
+            "--user-agent",
+            callback=_header_value,
+            help="User-Agent (default: citation-archiver/VERSION).",
+        ),
+        click.option(
+            "--contact",
+            callback=_header_value,
+            help="URL or e-mail for site owners, added to the User-Agent.",
+        ),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)
@@ -197,6 +230,7 @@ def archive(
     _setup_logging(verbose)
     console = Console(stderr=True, quiet=silent)
     db = _open_for_writing(db_path)
+    _require_writable_dir(warc_dir)
     try:
         report = ingest_sources(
             db,
@@ -238,7 +272,37 @@ def _open_for_writing(db_path: Path) -> Database:
         click.get_current_context().with_resource(write_lock(db_path))
     except ArchiveBusy as error:
         raise click.ClickException(error.message) from None
+    except OSError as error:  # read-only media, or a path under a file
+        raise click.BadParameter(
+            f"{db_path} cannot be written ({error.strerror or error}); commands that only "
+            "read the archive (serve, report) work on a read-only copy",
+            param_hint="--db",
+        ) from None
     return _open(db_path)
+
+
+def _require_articles(db: Database, article_ids: tuple[int, ...], db_path: Path) -> None:
+    """Refuse an ``--article`` id the archive does not have (exit code 2), before any work."""
+    known = {row["id"] for row in db.query("select id from articles")}
+    missing = sorted(set(article_ids) - known)
+    if missing:
+        raise click.BadParameter(f"no article {missing[0]} in {db_path}", param_hint="--article")
+
+
+def _require_writable_dir(warc_dir: Path) -> None:
+    """Create ``--warc-dir`` and prove a file can be written there, before anything is fetched.
+
+    Otherwise every page would be fetched and then lost at the first WARC write.
+    """
+    try:
+        warc_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=warc_dir):
+            pass
+    except OSError as error:
+        raise click.BadParameter(
+            f"{warc_dir} is not a writable directory ({error.strerror or error})",
+            param_hint="--warc-dir",
+        ) from None
 
 
 def _open(db_path: Path) -> Database:
@@ -306,7 +370,19 @@ def _fetch_with_progress(
     console.print(table)
     for error in stats.errors:
         console.print(f"[red]internal error[/] {error}")
+    _explain_private_refusals(console, stats.outcomes)
     return stats
+
+
+def _explain_private_refusals(console: Console, outcomes: dict[str, int]) -> None:
+    """Say, once, why links on private addresses were not fetched and how to allow them."""
+    refused = outcomes.get("blocked_private_address", 0)
+    if refused:
+        console.print(
+            f"{refused} cited URL(s) on loopback or private-network addresses were not fetched; "
+            "--allow-private-addresses fetches them.",
+            soft_wrap=True,
+        )
 
 
 def _print_summary(console: Console, results: list[dict[str, Any]], db_path: Path) -> None:
@@ -389,7 +465,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 )
 @click.option(
     "--dead-days",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0, max=36_500),
     default=3.0,
     show_default=True,
     help="...spread over at least this many days.",
@@ -423,10 +499,8 @@ def check(
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
     db = _open_for_writing(db_path)
-    known = {row["id"] for row in db.query("select id from articles")}
-    missing = sorted(set(article_ids) - known)
-    if missing:
-        raise click.BadParameter(f"no article {missing[0]} in {db_path}", param_hint="--article")
+    _require_articles(db, article_ids, db_path)
+    _require_writable_dir(warc_dir)
     jobs = check_frontier(db, article_ids=article_ids, older_than=older_than)
     try:
         stats = _check_with_progress(
@@ -462,6 +536,7 @@ def _check_with_progress(
         TextColumn("{task.fields[outcomes]}"),
         console=console,
         transient=True,
+        disable=console.quiet,  # --silent: no refresh thread either
     ) as progress:
         task = progress.add_task("check", total=len(jobs), outcomes="")
 
@@ -500,6 +575,7 @@ def _print_check_summary(console: Console, summary: dict[str, Any]) -> None:
         console.print(f"[red]dead[/] {url}", soft_wrap=True)
     for error in summary["internal_errors"]:
         console.print(f"[red]internal error[/] {error}")
+    _explain_private_refusals(console, summary["outcomes"])
 
 
 @cli.command("report")
@@ -523,6 +599,8 @@ def report_command(db_path: Path, output: Path) -> None:
     """
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
+    if not output.parent.is_dir():
+        raise click.BadParameter(f"{output.parent} is not a directory", param_hint="--output")
     path = write_report(_open(db_path), output)
     click.echo(f"Wrote {path}", err=True)
 
@@ -549,7 +627,9 @@ def annotate_command(
     _setup_logging(verbose)
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
-    stats = annotate_evidence(_open_for_writing(db_path), article_ids=article_ids or None)
+    db = _open_for_writing(db_path)
+    _require_articles(db, article_ids, db_path)
+    stats = annotate_evidence(db, article_ids=article_ids or None)
     _print_labels(Console(stderr=True, quiet=silent), stats)
     if as_json:
         click.echo(json.dumps({"db": str(db_path), **stats.as_dict()}, indent=2))

@@ -62,7 +62,7 @@ UNREACHABLE_OUTCOMES = frozenset({"unreachable", "timeout", "tls_error"})
 CHUNK_SIZE = 64 * 1024
 SPOOL_SIZE = 1 << 20  # bodies up to 1 MiB stay in memory, larger ones go to a temp file
 _HTTP_VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2", 30: "HTTP/3"}
-_BAD_HOST_CHARS = frozenset(' <>"{}|\\^`')
+_BAD_HOST_CHARS = frozenset(' <>"{}|\\^`%')
 
 
 @dataclass(frozen=True)

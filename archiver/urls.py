@@ -40,11 +40,24 @@ def normalise_url(url: str) -> str | None:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return None
+        if not _valid_host(parts.hostname):
+            return None
         parts.port  # noqa: B018 - raises ValueError on a bad port
         normalised = normalize_url(url)
     except ValueError:
         return None
     return urldefrag(normalised)[0]
+
+
+def _valid_host(host: str) -> bool:
+    """A host DNS could hold: labels of letters (any script), digits, ``-`` and ``_``, or an IP.
+
+    Anything else ("exa mple.com", "exa%20mple.com") would be percent-encoded and looked up.
+    """
+    if ":" in host:  # an IPv6 literal; urlsplit has checked its brackets
+        return True
+    labels = host.rstrip(".").split(".")
+    return all(label and all(c.isalnum() or c in "-_" for c in label) for label in labels)
 
 
 def classify_href(href: str | None, *, base_url: str | None, article_url: str | None) -> HrefKind:
