@@ -21,6 +21,8 @@ from archiver.urls import classify_href
 #: Characters that may close a finished sentence (before any closing quotes or brackets).
 SENTENCE_END = frozenset(".!?…:;")
 CLOSERS = "\"'”’»)]*_"
+#: Characters of a paragraph given to pysbd at once (its time is quadratic in its input).
+SEGMENT_WINDOW = 4_000
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,8 @@ def _segmenter() -> pysbd.Segmenter:
     return _Segmenter(language="en", clean=False, char_span=True)
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text``, trailing whitespace excluded."""
+def _pysbd_spans(text: str) -> list[tuple[int, int]]:
+    """pysbd's sentence spans of ``text``, surrounding whitespace excluded."""
     spans = []
     for sentence in _segmenter().segment(text):
         start, end = sentence.start, sentence.end
@@ -154,6 +156,26 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             start += 1
         if end > start:
             spans.append((start, end))
+    return spans
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text``, trailing whitespace excluded.
+
+    pysbd's time grows with the square of its input (its abbreviation pass), so a long paragraph
+    is read in windows of ``SEGMENT_WINDOW`` characters: each window's last sentence may be cut
+    by the window's edge, so the next window starts where that sentence starts. A sentence longer
+    than a window is cut at the window's edge.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + SEGMENT_WINDOW)
+        found = _pysbd_spans(text[start:end])
+        if end < len(text) and len(found) > 1:
+            found.pop()  # read again, whole, at the start of the next window
+        spans.extend((start + s, start + e) for s, e in found)
+        start = start + found[-1][1] if found else end
     return spans
 
 
