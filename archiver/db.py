@@ -473,9 +473,9 @@ def link_status_of(
 ) -> str | None:
     """The source's ``link_status`` from its latest checks (``rot.link_status`` says how)."""
     history = [
-        CheckEvent(_parse_time(row["checked_at"]), row["outcome"], row["drift"])
+        CheckEvent(_parse_time(row["checked_at"]), row["outcome"], row["drift"], row["id"])
         for row in db.query(
-            "select checked_at, outcome, drift from checks where url = ? "
+            "select id, checked_at, outcome, drift from checks where url = ? "
             "order by checked_at desc, id desc limit ?",
             [url, HISTORY_LIMIT],
         )

@@ -494,7 +494,7 @@ class _Fetch:
             result.etag = result.etag or self.headers.get("If-None-Match")
             result.last_modified = result.last_modified or self.headers.get("If-Modified-Since")
         result.outcome = outcome_for_status(status)
-        if result.outcome == "ok" and result.redirects and status != 304:
+        if result.outcome == "ok" and result.redirects:  # the chain's outcome, even after a 304
             result.outcome = "redirected"
         if result.outcome not in ("ok", "redirected"):
             result.error = f"HTTP {status} {exchange.reason}".strip()
@@ -601,7 +601,8 @@ def fetch(
         config: the fetch options.
         robots: robots.txt rules to obey (skipped when None or ``config.ignore_robots``).
         etag, last_modified: from the previous capture, sent as If-None-Match /
-            If-Modified-Since; a 304 answer gives outcome ``ok``, status 304 and no body.
+            If-Modified-Since; a 304 answer gives status 304, no body, and outcome ``ok``
+            (``redirected`` at the end of a redirect chain).
         throttle: per-host politeness; the robots cache's, else the process-wide one.
         keep_prefix: keep the first ``max_bytes`` of a longer body instead of ``too_large``
             (robots.txt, RFC 9309 section 2.5).

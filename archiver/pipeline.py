@@ -25,6 +25,7 @@ from archiver.extract import Extracted
 from archiver.fetch import FetchConfig
 from archiver.memory import release_free_memory
 from archiver.records import FetchResult
+from archiver.rot import redirect_reason
 from archiver.scheduling import chunk_by_host, run_host_chunks, when_all_done
 from archiver.warc import WarcWriter, recover_open_files
 from archiver.workers import (
@@ -230,11 +231,21 @@ def _archive_one(
 
 
 def _unchanged(job: UrlJob, result: FetchResult) -> UrlResult:
-    """A 304 or the last capture's payload again: a check row that keeps what is known of it."""
+    """A 304 or the last capture's payload again: a check row that keeps what is known of it.
+
+    What is known is of the payload; where the redirects led now is the chain's own outcome, so
+    it is judged anew: a redirect to the home page is a soft 404, a moved page ``redirected``,
+    whatever the last check said.
+    """
     row = result.as_check_row(similarity=job.similarity, drift=job.drift)
     row["payload_sha256"] = job.payload_sha256  # a 304 stands for the capture's payload
-    if job.verdict is not None:
-        row["outcome"], row["error"] = job.verdict
+    found = redirect_reason(job.url, result.final_url)
+    if found is not None:
+        row.update(outcome=found[0], error=found[1], similarity=None, drift=None)
+    elif job.verdict is not None:
+        outcome, row["error"] = job.verdict
+        if outcome not in CAPTURED:  # an error or challenge page; ok/redirected is the chain's
+            row["outcome"] = outcome
     return UrlResult(job.url, row["outcome"], check=row)
 
 

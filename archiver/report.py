@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from archiver.rot import ALIVE_OUTCOMES, BLOCKED_OUTCOMES
+
 LOGGER = logging.getLogger(__name__)
 
 __all__ = [
@@ -47,8 +49,6 @@ OUTCOME_GROUPS = {
     "soft 404": "#CC79A7",
     "failing": "#D55E00",
 }
-_BLOCKED = {"blocked", "blocked_by_robots", "rate_limited", "blocked_private_address"}
-_ALIVE = {"ok", "redirected", "too_large"}
 MAX_DAYS = 90  # more distinct days than this: the timeline counts by ISO week
 
 
@@ -88,9 +88,9 @@ def dead_links(db: Database, *, article_ids: Iterable[int] | None = None) -> lis
 
 def outcome_group(outcome: str, drift: str | None) -> str:
     """The timeline's group of one check."""
-    if outcome in _ALIVE:
+    if outcome in ALIVE_OUTCOMES:
         return "drifted" if drift in ("changed", "replaced") else "alive"
-    if outcome in _BLOCKED:
+    if outcome in BLOCKED_OUTCOMES:
         return "blocked"
     return "soft 404" if outcome == "soft_404" else "failing"
 

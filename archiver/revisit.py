@@ -8,15 +8,16 @@ the ``CheckResult`` rows).
 What one check does:
 
 1. A GET (servers answer HEAD wrongly), conditional on the last good capture's ETag and
-   Last-Modified. A 304, or a payload whose digest was seen before, is a check that learns
-   nothing new: no extraction, no WARC, the earlier similarity is carried over.
-2. The final response is classified (``archiver.rot``): a bot-challenge page or a redirect to a
-   login page is ``blocked``; a redirect to the home page or a ``/404``-like page, an error-page
-   title, or the same page the site serves for a made-up path (one probe per site directory per
-   run) is ``soft_404``. Unless that page is a JavaScript app's shell, one page for every path,
-   and the URL's archived text was no more than that shell: then the archive never held anything
-   that tells this page from a missing one, and the check says ``ok`` with a "cannot tell" note
-   in ``error`` rather than count towards ``dead`` a page that may well be there.
+   Last-Modified. A 304, or a payload whose digest was seen before, learns nothing new of the
+   page: no extraction, no WARC, the earlier similarity is carried over.
+2. The answer is classified (``archiver.rot``), where its redirects led first, whatever the last
+   hop answered (a 304 too): a bot-challenge page or a redirect to a login page is ``blocked``;
+   a redirect to the home page or a ``/404``-like page, an error-page title, or the same page
+   the site serves for a made-up path (one probe per site directory per run) is ``soft_404``.
+   Unless that page is a JavaScript app's shell, one page for every path, and the URL's
+   archived text was no more than that shell: then the archive never held anything that tells
+   this page from a missing one, and the check says ``ok`` with a "cannot tell" note in
+   ``error`` rather than count towards ``dead`` a page that may well be there.
 3. A live page whose text differs from the last capture's is captured again (WARC records, and
    for the coordinator a ``captures`` row and its text), so both versions stay; its similarity
    to the text the claim was archived from gives ``drift``.
@@ -191,18 +192,12 @@ def _same_text(a: str | None, b: str | None) -> bool:
     return " ".join((a or "").split()) == " ".join((b or "").split())
 
 
-def _classify(job: CheckJob, result: FetchResult, head: bytes) -> tuple[str, str] | None:
-    """(outcome, reason) for a final response that is not the page asked for.
+def _classify(result: FetchResult, head: bytes) -> tuple[str, str] | None:
+    """(outcome, reason) for a final response body that is not the page asked for.
 
     A 404 or 410 is taken at its word; any other answer may be a challenge page (they come as
-    200, 403, 429 or 503), and a page that answered may have been redirected away or be an
-    error page served with a 200.
+    200, 403, 429 or 503), and a page that answered may be an error page served with a 200.
     """
-    alive = result.outcome in CAPTURED
-    if alive and result.final_url:
-        found = redirect_reason(job.url, result.final_url)
-        if found is not None:
-            return found
     if result.outcome in ("not_found", "gone") or sniff_kind(head, result.content_type) != "html":
         return None
     signals = page_signals(head, result.charset)
@@ -210,7 +205,7 @@ def _classify(job: CheckJob, result: FetchResult, head: bytes) -> tuple[str, str
     if reason is not None:
         return "blocked", reason
     reason = error_page_reason(signals)
-    if reason is not None and alive:
+    if reason is not None and result.outcome in CAPTURED:
         return "soft_404", reason
     return None
 
@@ -253,8 +248,16 @@ def _check_one(job: CheckJob, worker: _Worker) -> CheckResult | _Pending:
 
 
 def _judge(job: CheckJob, result: FetchResult, worker: _Worker) -> CheckResult | _Pending:
-    """What the response says at once; a page with a new body is left to ``_finish``."""
+    """What the response says at once; a page with a new body is left to ``_finish``.
+
+    Where the redirects led is judged first: it is the outcome of the whole chain, whatever the
+    last hop answered (a 304 or a body seen before says nothing about the chain).
+    """
     row = result.as_check_row()
+    found = redirect_reason(job.url, result.final_url) if result.outcome in CAPTURED else None
+    if found is not None:
+        row["outcome"], row["error"] = found
+        return CheckResult(job.url, found[0], row)
     known = {entry[0]: entry[1:] for entry in job.known if entry[0]}
     if result.status_code == 304:  # unchanged since the last capture, whose validators were sent
         if job.known:
@@ -265,7 +268,7 @@ def _judge(job: CheckJob, result: FetchResult, worker: _Worker) -> CheckResult |
     seen = known.get(result.payload_sha256 or "")
     if seen is None or not seen[2] or result.outcome not in CAPTURED:
         result.body.seek(0)
-        found = _classify(job, result, result.body.read(SIGNAL_BYTES))
+        found = _classify(result, result.body.read(SIGNAL_BYTES))
         if found is not None:
             row["outcome"], row["error"] = found
             return CheckResult(job.url, found[0], row)

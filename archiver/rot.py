@@ -353,6 +353,8 @@ class CheckEvent:
     checked_at: datetime
     outcome: str
     drift: str | None = None
+    #: The ``checks`` row id: it orders two checks stamped in the same second.
+    id: int = 0
 
 
 def link_status(
@@ -371,14 +373,14 @@ def link_status(
     410, soft 404s, DNS failures and timeouts are failures alike.
 
     Args:
-        history: the URL's checks, in any order; those after ``now`` are ignored, so a status
-            can be computed "as of" a date.
+        history: the URL's checks, in any order (by ``checked_at``, then ``id``); those after
+            ``now`` are ignored, so a status can be computed "as of" a date.
         now: the clock (injected, so tests need not wait three days).
 
     Returns:
         The status, or None when the URL has no check yet.
     """
-    events = sorted((e for e in history if e.checked_at <= now), key=lambda e: e.checked_at)
+    events = sorted((e for e in history if e.checked_at <= now), key=lambda e: (e.checked_at, e.id))
     if not events:
         return None
     latest = events[-1]

@@ -81,10 +81,13 @@ def check_json(db_path: Path, *extra: str) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def check_at(db_path: Path, when: datetime, **options: Any) -> CheckStats:
+def check_at(
+    db_path: Path, when: datetime, *, allow_private_addresses: bool = True, **options: Any
+) -> CheckStats:
     """A check run whose clock says ``when`` (the 3-days rule without waiting 3 days)."""
     db = open_db(db_path)
-    config = CheckConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
+    fetch = FetchConfig(allow_private_addresses=allow_private_addresses, delay=0, timeout=5)
+    config = CheckConfig(fetch)
     return check_urls(
         db,
         check_frontier(db, now=when),
@@ -412,6 +415,73 @@ def test_refresh_of_a_soft_404_keeps_the_verdict(
     assert source(db_path, url)["link_status"] == "suspect"
 
 
+HOME = b"<html><head><title>Home</title></head><body><p>Welcome.</p></body></html>"
+MOVED = article_html(PARAGRAPHS)
+#: A redirect chain whose last hop is unchanged: (target, its body, the chain's outcome), issue 10.
+CHAINS = [
+    pytest.param("/", HOME, "soft_404", id="to-home-page"),
+    pytest.param("/moved/story", MOVED, "redirected", id="moved"),
+]
+
+
+def redirect_then_validator(
+    server: WebServer, target: str, body: bytes, etag: str | None = '"t1"'
+) -> None:
+    """``/story`` redirects to ``target``, which answers a conditional GET for ``etag`` with a
+    304 (and has no validator if None)."""
+    server.routes["/story"] = redirect(target)
+    server.routes[target] = with_validator(body, etag)
+
+
+@pytest.mark.parametrize(("target", "body", "outcome"), CHAINS)
+def test_check_answered_304_after_a_redirect_keeps_the_chains_outcome(
+    tmp_path: Path, web_server: WebServer, db_path: Path, target: str, body: bytes, outcome: str
+) -> None:
+    redirect_then_validator(web_server, target, body)
+    archive(tmp_path, db_path, web_server, ["/story"])
+    check_json(db_path)
+    check = latest_check(db_path, web_server.url("/story"))
+    assert (check["status_code"], check["outcome"]) == (304, outcome)
+
+
+@pytest.mark.parametrize(("target", "body", "outcome"), CHAINS)
+def test_refresh_answered_304_after_a_redirect_keeps_the_chains_outcome(
+    tmp_path: Path, web_server: WebServer, db_path: Path, target: str, body: bytes, outcome: str
+) -> None:
+    redirect_then_validator(web_server, target, body)
+    archive(tmp_path, db_path, web_server, ["/story"])
+    refresh(tmp_path, db_path)
+    check = latest_check(db_path, web_server.url("/story"))
+    assert (check["status_code"], check["outcome"]) == (304, outcome)
+
+
+def test_refresh_finding_the_same_home_page_after_a_redirect_is_soft_404(
+    tmp_path: Path, web_server: WebServer, db_path: Path
+) -> None:
+    """Like a 304, the payload seen before says nothing of where the redirects led."""
+    redirect_then_validator(web_server, "/", HOME, etag=None)
+    archive(tmp_path, db_path, web_server, ["/story"])
+    refresh(tmp_path, db_path)
+    check = latest_check(db_path, web_server.url("/story"))
+    assert (check["status_code"], check["outcome"]) == (200, "soft_404")
+
+
+@pytest.mark.parametrize(
+    ("etag", "status"), [('"t1"', 304), (None, 200)], ids=["not-modified", "same-payload"]
+)
+def test_refresh_of_a_page_that_moved_since_its_last_check_is_redirected(
+    tmp_path: Path, web_server: WebServer, db_path: Path, etag: str | None, status: int
+) -> None:
+    """The last check's ``ok`` was about the payload's chain then, not the chain now."""
+    web_server.routes["/story"] = with_validator(MOVED, etag)
+    archive(tmp_path, db_path, web_server, ["/story"])
+    check_at(db_path, DAY0)
+    redirect_then_validator(web_server, "/moved/story", MOVED, etag)
+    refresh(tmp_path, db_path)
+    check = latest_check(db_path, web_server.url("/story"))
+    assert (check["status_code"], check["outcome"]) == (status, "redirected")
+
+
 # -- blocked -------------------------------------------------------------------------------------
 
 CHALLENGE = (
@@ -456,6 +526,22 @@ def test_404_that_recovers_stays_suspect_then_is_alive(
     check_at(db_path, DAY0 + timedelta(days=1))
     assert source(db_path, url)["link_status"] == "alive"
     assert source(db_path, url)["latest_outcome"] == "ok"
+
+
+def test_of_two_checks_stamped_in_one_second_the_later_one_counts(
+    tmp_path: Path, web_server: WebServer, db_path: Path
+) -> None:
+    """Issue 10: kept out of a private address, then let through, both at 13:37:22."""
+    archive(tmp_path, db_path, web_server, ["/ok"])
+    second = datetime(2026, 12, 1, 13, 37, 22, tzinfo=UTC)
+    check_at(db_path, second, allow_private_addresses=False)
+    check_at(db_path, second)
+    checks = open_db(db_path).query("select checked_at, outcome from checks order by id")
+    assert [(row["checked_at"], row["outcome"]) for row in checks] == [
+        ("2026-12-01T13:37:22Z", "blocked_private_address"),
+        ("2026-12-01T13:37:22Z", "ok"),
+    ]
+    assert source(db_path, web_server.url("/ok"))["link_status"] == "alive"
 
 
 def test_dead_needs_three_failing_checks_over_three_days(

@@ -151,6 +151,13 @@ def test_conditional_request_answered_304_is_ok_without_body(
     assert header in web_server.requests[0].headers
 
 
+def test_304_at_the_end_of_a_redirect_chain_is_redirected(web_server: WebServer) -> None:
+    """The outcome is the whole chain's: a moved page that did not change has still moved."""
+    result = get(web_server.url("/redirect/301/1"), etag=ETAG)
+    assert (result.outcome, result.status_code) == ("redirected", 304)
+    assert result.final_url == web_server.url("/ok")
+
+
 # --- status codes ------------------------------------------------------------------------
 
 

@@ -268,6 +268,14 @@ def test_an_alive_page_that_drifted_is_drifted() -> None:
     assert link_status(history, now=day(1)) == "drifted"
 
 
+def test_of_two_checks_stamped_in_one_second_the_later_row_counts() -> None:
+    """Issue 10: a check kept out, then one that got through, both at 13:37:22, given newest
+    first as the database reads them."""
+    second = datetime(2026, 12, 1, 13, 37, 22, tzinfo=UTC)
+    history = [CheckEvent(second, "ok", id=2), CheckEvent(second, "blocked_private_address", id=1)]
+    assert link_status(history, now=second) == "alive"
+
+
 def test_status_as_of_a_date_ignores_later_checks() -> None:
     history = events((0, "ok"), (5, "not_found"))
     assert link_status(history, now=day(1)) == "alive"
