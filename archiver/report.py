@@ -359,8 +359,7 @@ def render_html(data: ReportData) -> str:
 
 
 def write_report(db: Database, path: Path, *, now: datetime | None = None) -> Path:
-    """Write the report to ``path`` (parent folders created) and return it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the report to ``path`` (its folder must exist: a mistyped path creates nothing)."""
     path.write_text(render_html(report_data(db, now=now)), encoding="utf-8")
     LOGGER.info("wrote %s", path)
     return path

@@ -80,7 +80,7 @@ def test_empty_archive_says_there_is_nothing_yet(tmp_path: Path) -> None:
 
 
 def test_report_command_writes_the_file(checked_db: Path, tmp_path: Path) -> None:
-    output = tmp_path / "out" / "health.html"
+    output = tmp_path / "health.html"
     args = ["report", "--db", str(checked_db), "--output", str(output)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0 and result.stderr == f"Wrote {output}\n"
