@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archiver.claims import Citation, ParsedArticle, citations_from, join_broken_paragraphs
+from archiver.claims import (
+    Citation,
+    ParsedArticle,
+    SkippedLink,
+    citations_from,
+    join_broken_paragraphs,
+)
 from archiver.errors import ArticleError
 from archiver.extract import decode_html
 from archiver.fetch import FetchConfig, fetch, make_session
@@ -33,7 +39,8 @@ MAX_ARTICLE_BYTES = 20_000_000
 
 @dataclass
 class Article:
-    """An ingested article, shaped like an ``articles`` row plus its citations."""
+    """An ingested article, shaped like an ``articles`` row plus its citations and the links
+    that are not citations (``skipped_links`` rows)."""
 
     source_key: str  # what identifies the article across reruns: its URL, file path or digest
     url: str | None
@@ -44,6 +51,7 @@ class Article:
     published: str | None
     text: str
     citations: list[Citation] = field(default_factory=list)
+    skipped: list[SkippedLink] = field(default_factory=list)
     ingested_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
@@ -167,15 +175,18 @@ def build_article(
     paragraphs = join_broken_paragraphs(parsed.paragraphs)
     if not paragraphs:
         raise ArticleError(f"{name}: the article has no text")
-    citations = citations_from(paragraphs, base_url=parsed.base_url, article_url=url)
+    citations, skipped = citations_from(paragraphs, base_url=parsed.base_url, article_url=url)
     if not citations:
-        raise ArticleError(f"{name}: the article cites no links, nothing to archive")
+        reasons = ", ".join(sorted({link.reason for link in skipped}))
+        left_out = f" ({len(skipped)} links left out: {reasons})" if skipped else ""
+        raise ArticleError(f"{name}: the article cites no links, nothing to archive{left_out}")
     return Article(
         source_key=source_key,
         url=url,
         path=path,
         text="\n\n".join(p.text for p in paragraphs),
         citations=citations,
+        skipped=skipped,
         title=parsed.title,
         author=parsed.author,
         publisher=parsed.publisher,

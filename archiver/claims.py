@@ -4,25 +4,47 @@ Both article parsers (Markdown and HTML) reduce an article to ``Paragraph`` obje
 plus the character spans of its links. This module repairs paragraphs broken mid-sentence, splits
 them into sentences with pysbd (which copes with "Dr.", "U.S.", "US$30.5" and quotes), and gives
 every link the full sentence it sits in as its claim.
+
+A link that is not a citation is kept aside with the reason, never dropped unseen (issue 10).
+Besides what ``classify_href`` refuses (mail, in-page jumps, the article itself, social
+profiles), two shapes of the web are provably not citations: a block made only of links to the
+site's own other pages (a "Related:" teaser), and a link to the site's own sign-up page or one
+whose anchor is the action ("Subscribe", "Sign up", "Follow us").
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import pysbd
 from pysbd.utils import TextSpan
 
-from archiver.urls import classify_href
+from archiver.urls import HrefKind, classify_href, same_site
 
 #: Characters that may close a finished sentence (before any closing quotes or brackets).
 SENTENCE_END = frozenset(".!?…:;")
 CLOSERS = "\"'”’»)]*_"
 #: Characters of a paragraph given to pysbd at once (its time is quadratic in its input).
 SEGMENT_WINDOW = 4_000
+#: An anchor that is the action it names: following it signs the reader up, it cites nothing.
+CALL_TO_ACTION = re.compile(
+    r"(?:subscribe|sign (?:up|in)|log ?in|donate|follow (?:us|me|him|her|them)|"
+    r"register (?:now|here|today|for free))\b",
+    re.I,
+)
+#: Host labels and path segments (extension aside) of a site's sign-up and subscription pages.
+SIGN_UP_PAGES = frozenset(
+    "subscribe subscription subscriptions newsletter newsletters signup sign-up register login "
+    "donate".split()
+)
+#: What a teaser block may hold before its first link: a label ("Related:", "READ MORE:").
+TEASER_LABEL = re.compile(r"\W*(?:[^\W\d_][\w ]*:)?\W*")
+#: Blocks a teaser comes in; a table cell linking to the site's own page is data, not a teaser.
+TEASER_KINDS = frozenset({"p", "heading", "item"})
 
 
 @dataclass(frozen=True)
@@ -83,6 +105,32 @@ class Citation:
             "start": self.start,
             "end": self.end,
         }
+
+
+@dataclass
+class SkippedLink:
+    """A link of the article that is not a citation, and why; shaped like a ``skipped_links`` row.
+
+    ``reason`` is ``classify_href``'s ("in_page", "self", "scheme:mailto", "social_profile"...),
+    "site_teaser" or "call_to_action"; ``sentence`` is the sentence that holds the link.
+    """
+
+    position: int
+    paragraph: int
+    anchor_text: str
+    href: str | None
+    reason: str
+    sentence: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ArticleLinks(NamedTuple):
+    """Every link of an article, sorted: the citations, and the links left out with a reason."""
+
+    citations: list[Citation]
+    skipped: list[SkippedLink]
 
 
 def ends_mid_sentence(text: str) -> bool:
@@ -191,35 +239,83 @@ def claim_for(text: str, spans: list[tuple[int, int]], link: LinkSpan) -> str:
     return _collapse(text[covering[0][0] : covering[-1][1]])
 
 
+def _is_sign_up_page(url: str) -> bool:
+    """True for a subscription, newsletter, sign-up or log-in address (by host or path)."""
+    parts = urlsplit(url)
+    host_label = (parts.hostname or "").split(".")[0]
+    segments = {segment.rsplit(".", 1)[0] for segment in parts.path.lower().split("/")}
+    return host_label in SIGN_UP_PAGES or not SIGN_UP_PAGES.isdisjoint(segments)
+
+
+def _is_teaser(para: Paragraph, own_site: list[bool]) -> bool:
+    """True for a block that is nothing but links to the site's own pages ("Related: ..."):
+    a label before them and punctuation between them at most."""
+    if para.kind not in TEASER_KINDS or not all(own_site):
+        return False
+    edges = [0] + [i for link in para.links for i in (link.start, link.end)] + [len(para.text)]
+    label, *between = [para.text[edges[i] : edges[i + 1]] for i in range(0, len(edges), 2)]
+    return bool(TEASER_LABEL.fullmatch(label)) and not any(re.search(r"\w", p) for p in between)
+
+
+def _why_not_cited(para: Paragraph, kinds: list[HrefKind], site: str | None) -> list[str]:
+    """For each link of a block, the reason it is not a citation, or "" when it is one.
+
+    Beyond what ``classify_href`` refuses, only a link to the article's own site can be left out:
+    another site's page is always a source.
+    """
+    own_site = [bool(site and kind.url and same_site(kind.url, site)) for kind in kinds]
+    teaser = _is_teaser(para, own_site)
+    reasons = []
+    for link, kind, own in zip(para.links, kinds, own_site, strict=True):
+        anchor = para.text[link.start : link.end].strip()
+        if not kind.is_citation:
+            reasons.append(kind.reason)
+        elif teaser:
+            reasons.append("site_teaser")
+        elif own and (CALL_TO_ACTION.match(anchor) or _is_sign_up_page(kind.url or "")):
+            reasons.append("call_to_action")
+        else:
+            reasons.append("")
+    return reasons
+
+
 def citations_from(
     paragraphs: list[Paragraph], *, base_url: str | None, article_url: str | None
-) -> list[Citation]:
-    """Every citation of the article in reading order, numbered from 1.
-
-    Links that are not citations (mail, phone, in-page anchors, the article itself) are dropped
-    here, so positions count citations only.
+) -> ArticleLinks:
+    """Every citation of the article in reading order, numbered from 1, and every other link
+    with the reason it is not one (numbered apart, so positions count citations only).
     """
     citations: list[Citation] = []
+    skipped: list[SkippedLink] = []
     for number, para in enumerate(paragraphs, start=1):
         if not para.links:
             continue
         spans = sentence_spans(para.text)
-        for link in para.links:
-            kind = classify_href(link.href, base_url=base_url, article_url=article_url)
-            if not kind.is_citation:
+        kinds = [
+            classify_href(link.href, base_url=base_url, article_url=article_url)
+            for link in para.links
+        ]
+        reasons = _why_not_cited(para, kinds, article_url or base_url)
+        for link, kind, reason in zip(para.links, kinds, reasons, strict=True):
+            anchor_text = _collapse(para.text[link.start : link.end])
+            claim = claim_for(para.text, spans, link)
+            if reason:
+                skipped.append(
+                    SkippedLink(len(skipped) + 1, number, anchor_text, link.href, reason, claim)
+                )
                 continue
             citations.append(
                 Citation(
                     position=len(citations) + 1,
-                    anchor_text=_collapse(para.text[link.start : link.end]),
+                    anchor_text=anchor_text,
                     href=link.href,
                     url=kind.url,
                     href_status=kind.reason,
-                    claim=claim_for(para.text, spans, link),
+                    claim=claim,
                     context=para.text.strip(),
                     paragraph=number,
                     start=link.start,
                     end=link.end,
                 )
             )
-    return citations
+    return ArticleLinks(citations, skipped)

@@ -283,6 +283,25 @@ def m004_evidence_highlight(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_skipped_links(db: Database) -> None:
+    """The article's links that are not citations, each with the reason, so that none is
+    left out unseen (issue 10); ``save_article`` rewrites an article's rows on every run."""
+    db.table("skipped_links").create(
+        {
+            "article_id": int,
+            "position": int,
+            "paragraph": int,
+            "anchor_text": str,
+            "href": str,
+            "reason": str,
+            "sentence": str,
+        },
+        pk=("article_id", "position"),
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+
+
 @contextmanager
 def write_lock(path: Path | str) -> Iterator[None]:
     """Hold the archive's write lock (``<db>.lock``) for the duration of the block.
@@ -337,7 +356,7 @@ def save_article(db: Database, article: Article) -> SavedArticle:
 
     An article is identified by its ``source_key``; a citation by (article, position). A rerun
     keeps the ids, so evidence and checks attached to them stay attached, and deletes citations
-    the article no longer has.
+    the article no longer has. Its skipped links, which nothing refers to, are replaced.
     """
     articles, citations = db.table("articles"), db.table("citations")
     with db.atomic():
@@ -362,6 +381,10 @@ def save_article(db: Database, article: Article) -> SavedArticle:
         db.execute(
             "delete from citations where article_id = ? and position > ?",
             [article_id, len(article.citations)],
+        )
+        db.execute("delete from skipped_links where article_id = ?", [article_id])
+        db.table("skipped_links").insert_all(
+            {"article_id": article_id, **link.as_dict()} for link in article.skipped
         )
     return SavedArticle(
         article_id=article_id,

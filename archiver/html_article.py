@@ -4,19 +4,22 @@ trafilatura decides what the main content is (navigation, header, footer, sideba
 buttons, related articles and comments are left out). It also rewrites hrefs on its way (``#``
 becomes the site's home page), so before handing the page over every ``<a href>`` is replaced by
 a numbered token URL; the tokens in trafilatura's output lead back to the original hrefs.
+
+What chrome trafilatura keeps ("Follow us on Twitter", "Related: ...") is sorted out with every
+other link in ``claims.citations_from``, which records why a link is not a citation.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import lxml.etree
 import lxml.html
 import trafilatura
 
-from archiver.claims import LinkSpan, Paragraph, ParsedArticle, sentence_spans
+from archiver.claims import LinkSpan, Paragraph, ParsedArticle
 from archiver.errors import ArticleError
 
 LOGGER = logging.getLogger(__name__)
@@ -25,14 +28,6 @@ TOKEN_PREFIX = "https://citation-archiver.invalid/link/"
 TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"(\d+)$")
 BLOCK_KINDS = {"p": "p", "head": "heading", "item": "item", "quote": "quote", "cell": "cell"}
 CONTAINERS = {"list", "table", "row", "div", "main", "figure", "code"}
-#: A paragraph whose text is mostly link text is a teaser ("Related: ..."), not prose.
-MAX_LINK_DENSITY = 0.8
-#: Sentences that sell the site rather than cite a source.
-PROMOTION = re.compile(
-    r"^(?:follow|subscribe|sign up|listen|watch|get|download|like us|join|click|read more|"
-    r"see also|related|more)\b",
-    re.I,
-)
 
 
 def _base_url(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
@@ -121,34 +116,6 @@ def _blocks(element: lxml.etree._Element, kind: str, hrefs: list[str]) -> list[P
     return paragraphs
 
 
-def _same_site(href: str | None, base_url: str | None, site: str | None) -> bool:
-    target = urlsplit(urljoin(base_url or "", href or "")).hostname or ""
-    return bool(site) and target.removeprefix("www.") == site
-
-
-def _citing_links(para: Paragraph, base_url: str | None) -> list[LinkSpan]:
-    """The links of a block that can be citations: teasers and promotion sentences go.
-
-    trafilatura keeps some of the chrome around an article (related headlines, "Follow us on
-    Twitter", lists of the site's other stories); on the developer corpus these were nearly all
-    the claims that fell outside the text people marked as the article.
-    """
-    linked = sum(link.end - link.start for link in para.links)
-    if para.kind in ("p", "heading") and linked >= MAX_LINK_DENSITY * len(para.text):
-        return []
-    site = (urlsplit(base_url or "").hostname or "").removeprefix("www.")
-    if (
-        para.kind == "item"
-        and len(para.links) == 1
-        and linked >= MAX_LINK_DENSITY * len(para.text)
-        and _same_site(para.links[0].href, base_url, site)
-    ):
-        return []  # "more from this site"; a reference list pointing elsewhere stays
-    spans = sentence_spans(para.text)
-    promotional = [(s, e) for s, e in spans if PROMOTION.match(para.text[s:e])]
-    return [link for link in para.links if not any(s <= link.start < e for s, e in promotional)]
-
-
 def parse_html(html: str, *, url: str | None) -> ParsedArticle:
     """Main-content paragraphs with their links, and the page's metadata.
 
@@ -178,8 +145,6 @@ def parse_html(html: str, *, url: str | None) -> ParsedArticle:
     doc = lxml.etree.fromstring(xml.encode("utf-8"))
     main = doc.find("main")
     paragraphs = _blocks(main, "p", hrefs) if main is not None else []
-    for para in paragraphs:
-        para.links = _citing_links(para, base_url)
     return ParsedArticle(
         title=doc.get("title") or None,
         author=doc.get("author") or None,

@@ -7,10 +7,11 @@ a source, so that two spellings of one page share one fetch.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from courlan import normalize_url
+from courlan import extract_domain, normalize_url
 
 LOGGER = logging.getLogger(__name__)
 
@@ -20,13 +21,37 @@ NON_DOCUMENT_SCHEMES = frozenset(
 )
 
 
+#: The path of a bare profile page on each social network (no trailing "/"). A post, a photo or a
+#: video has a longer path (twitter.com/NAME/status/ID) or another first segment, and stays a
+#: citation: only "follow us" links go (issue 10).
+SOCIAL_PROFILES: dict[str, re.Pattern[str]] = {
+    "twitter.com": re.compile(r"/@?\w+"),
+    "x.com": re.compile(r"/@?\w+"),
+    "facebook.com": re.compile(r"/[\w.-]+"),
+    "instagram.com": re.compile(r"/[\w.]+"),
+    "threads.net": re.compile(r"/@[\w.]+"),
+    "tiktok.com": re.compile(r"/@[\w.]+"),
+    "youtube.com": re.compile(r"/@[\w.-]+|/(?:c|channel|user)/[\w.-]+"),
+    "linkedin.com": re.compile(r"/(?:in|company)/[^/]+"),
+    "bsky.app": re.compile(r"/profile/[^/]+"),
+}
+#: One-segment paths of those networks that are features or posts, not somebody's profile.
+SOCIAL_FEATURES = frozenset(
+    "explore hashtag home i intent login messages notifications permalink.php photo.php search "
+    "settings share share.php sharer sharer.php signup story.php video.php watch".split()
+)
+#: Host prefixes under which a network serves the same profile pages.
+SOCIAL_HOST_PREFIXES = ("www.", "m.", "mobile.")
+
+
 @dataclass(frozen=True)
 class HrefKind:
     """How one href is treated: a citation (resolved or not) or something to skip."""
 
     is_citation: bool
     url: str | None  # normalised absolute URL, None when unresolved or skipped
-    reason: str  # "http", "placeholder", "self", "in_page", "scheme:<name>", "invalid"
+    reason: str  # "http", "placeholder", "self", "in_page", "scheme:<name>", "invalid",
+    # "social_profile"
 
 
 def normalise_url(url: str) -> str | None:
@@ -64,7 +89,8 @@ def classify_href(href: str | None, *, base_url: str | None, article_url: str | 
     """Decide whether an href is a citation and resolve it against ``base_url``.
 
     A bare ``#`` or an empty href is a placeholder whose target was lost: still a citation, since
-    the claim is there, but with no URL. ``#section-2`` jumps inside the page and is not.
+    the claim is there, but with no URL. ``#section-2`` jumps inside the page and is not, nor is
+    a bare social-network profile (``is_social_profile``).
     """
     raw = (href or "").strip()
     if raw in ("", "#"):
@@ -91,4 +117,33 @@ def classify_href(href: str | None, *, base_url: str | None, article_url: str | 
         return HrefKind(True, None, "invalid")
     if article_url and url == normalise_url(article_url):
         return HrefKind(False, None, "self")
+    if is_social_profile(url):
+        return HrefKind(False, None, "social_profile")
     return HrefKind(True, url, "http")
+
+
+def is_social_profile(url: str) -> bool:
+    """True for the bare profile page of a person or outlet on a social network
+    (``https://twitter.com/nytimes``): a "follow us" link, not a source of any claim."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    for prefix in SOCIAL_HOST_PREFIXES:
+        host = host.removeprefix(prefix)
+    profile = SOCIAL_PROFILES.get(host)
+    path = unquote(parts.path).rstrip("/")  # normalised URLs spell "@" as "%40"
+    return (
+        profile is not None
+        and profile.fullmatch(path) is not None
+        and path.lower().lstrip("/") not in SOCIAL_FEATURES
+    )
+
+
+def same_site(url: str, other: str) -> bool:
+    """True when two absolute URLs belong to one site: the same registrable domain by the
+    Public Suffix List (``subscription.nj.com`` and ``www.nj.com``; not ``a.github.io`` and
+    ``b.github.io``), or the same host, ``www.`` aside, for hosts the list does not know."""
+    domain, other_domain = extract_domain(url), extract_domain(other)
+    if domain or other_domain:
+        return domain == other_domain
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    return bool(host) and host == (urlsplit(other).hostname or "").removeprefix("www.")

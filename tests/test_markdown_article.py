@@ -184,3 +184,14 @@ def test_sentences_are_located_as_pysbd_locates_them(article: Article) -> None:
         theirs = [(span.sent, span.start, span.end) for span in reference.segment(text)]
         assert ours == theirs, text
     assert len(texts) > 10
+
+
+def test_markdown_links_that_are_not_citations_are_kept_with_their_reason() -> None:
+    article = load_article_from_text(
+        "Exports rose by a third, [the ministry said](https://gov.example/trade). Write to "
+        "[the desk](mailto:desk@news.example) or follow [the author](https://twitter.com/ana)."
+    )
+    assert [(s.anchor_text, s.reason, s.paragraph) for s in article.skipped] == [
+        ("the desk", "scheme:mailto", 1),
+        ("the author", "social_profile", 1),
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archiver.urls import classify_href, normalise_url
+from archiver.urls import classify_href, normalise_url, same_site
 
 BASE = "https://news.example/section/story.html"
 
@@ -43,6 +43,10 @@ def test_normalise_url(url: str, expected: str | None) -> None:
         ("//cdn.example/x", True, "https://cdn.example/x", "http"),
         ("https://news.example/section/story.html#comments", False, None, "self"),
         ("http://[::1", True, None, "invalid"),
+        ("https://twitter.com/nytimes", False, None, "social_profile"),
+        ("https://m.facebook.com/nytimes/", False, None, "social_profile"),
+        ("https://www.youtube.com/@nytimes", False, None, "social_profile"),
+        ("https://www.linkedin.com/in/jane-doe", False, None, "social_profile"),
     ],
 )
 def test_classify_href(href: str, is_citation: bool, url: str | None, reason: str) -> None:
@@ -53,3 +57,32 @@ def test_classify_href(href: str, is_citation: bool, url: str | None, reason: st
 def test_relative_href_without_base_is_an_unresolved_citation() -> None:
     kind = classify_href("notes.html", base_url=None, article_url=None)
     assert (kind.is_citation, kind.url, kind.reason) == (True, None, "relative")
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://x.com/nytimes/status/1190000000000000000",
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        "https://www.instagram.com/p/Cx1/",
+        "https://twitter.com/search?q=port",
+        "https://developers.facebook.com/docs",
+    ],
+)
+def test_a_post_or_page_of_a_social_network_is_a_citation(href: str) -> None:
+    kind = classify_href(href, base_url=BASE, article_url=BASE)
+    assert (kind.is_citation, kind.reason) == (True, "http")
+
+
+@pytest.mark.parametrize(
+    ("url", "other", "expected"),
+    [
+        ("http://subscription.nj.com/", "https://www.nj.com/entertainment/story.html", True),
+        ("https://www.bbc.co.uk/sounds", "https://www.bbc.com/news/story", False),
+        ("https://alice.github.io/notes", "https://bob.github.io/blog", False),
+        ("https://www.gazette.example/news", "https://gazette.example/world/story", True),
+        ("https://other.example/news", "https://gazette.example/world/story", False),
+    ],
+)
+def test_same_site_is_the_registrable_domain(url: str, other: str, expected: bool) -> None:
+    assert same_site(url, other) is expected
