@@ -52,6 +52,7 @@ class Article:
     text: str
     citations: list[Citation] = field(default_factory=list)
     skipped: list[SkippedLink] = field(default_factory=list)
+    published_from: str | None = None  # where the date was read (ParsedArticle.published_from)
     ingested_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
@@ -69,6 +70,7 @@ class Article:
             "author": self.author,
             "publisher": self.publisher,
             "published": self.published,
+            "published_from": self.published_from,
             "ingested_at": self.ingested_at,
             "text": self.text,
         }
@@ -191,6 +193,7 @@ def build_article(
         author=parsed.author,
         publisher=parsed.publisher,
         published=parsed.published,
+        published_from=parsed.published_from,
     )
 
 

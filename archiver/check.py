@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.db import keep_archived_texts, link_status_of
+from archiver.db import capture_row, keep_archived_texts, link_status_of
 from archiver.evidence import Evidence, claims_citing, for_capture, save_evidence
 from archiver.pipeline import CAPTURED
 from archiver.report import dead_links, status_counts
@@ -215,7 +215,7 @@ def save_check_results(
             capture_id = None
             source: dict[str, Any] = {"url": result.url}
             if result.capture is not None:
-                capture_id = db.table("captures").insert(result.capture).last_pk
+                capture_id = db.table("captures").insert(capture_row(db, result.capture)).last_pk
                 db.table("capture_texts").insert(
                     {"capture_id": capture_id, "url": result.url, "text": result.text}
                 )

@@ -73,6 +73,7 @@ class ParsedArticle:
     author: str | None = None
     publisher: str | None = None
     published: str | None = None  # ISO date
+    published_from: str | None = None  # where it was read: "metadata", "url", "byline"...
     base_url: str | None = None  # what relative links resolve against
     paragraphs: list[Paragraph] = field(default_factory=list)
 

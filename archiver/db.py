@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -302,6 +303,104 @@ def m005_skipped_links(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_warc_paths_relative_to_archive(db: Database) -> None:
+    """Captures point at their WARC file from the archive's folder (issue 10).
+
+    Older runs stored the path relative to the folder they were started from, which is not
+    recorded; each such path is read from the current folder, and one whose file is not there
+    (nor already under the archive's folder) is left as it was and logged, since a guess could
+    point a capture at the wrong file.
+    """
+    folder = archive_folder(db)
+    stored: dict[str, str | None] = {}
+    updates: list[tuple[str, int]] = []
+    for capture_id, path in db.execute(
+        "select id, warc_path from captures where warc_path is not null"
+    ).fetchall():
+        if path not in stored:
+            stored[path] = _migrated_warc_path(folder, path)
+        if stored[path] not in (None, path):
+            updates.append((str(stored[path]), capture_id))
+    db.conn.executemany("update captures set warc_path = ? where id = ?", updates)
+
+
+def _migrated_warc_path(folder: Path, path: str) -> str | None:
+    """``path`` as m006 stores it; None when its file cannot be found."""
+    if Path(path).is_absolute() or Path(path).exists():
+        return stored_warc_path(folder, path)
+    if not (folder / path).exists():
+        LOGGER.warning(
+            "WARC file %s not found from %s: captures keep the old path", path, Path.cwd()
+        )
+        return None
+    return path  # already relative to the archive's folder
+
+
+@migrations()
+def m007_published_from(db: Database) -> None:
+    """Where each publication date was read (issue 10): a date guessed from the text used to
+    pick the wrong web-archive snapshot, so only stated dates are kept, with their origin."""
+    db.table("sources").add_column("published_from", str)
+    db.table("articles").add_column("published_from", str)
+
+
+@migrations()
+def m008_evidence_at_cited_time(db: Database) -> None:
+    """``evidence_view`` shows what the source said when it was cited, and the newest label
+    beside it (issue 10): the newest capture of a drifted page said ``not_found`` for a claim
+    the capture made at archive time supported."""
+    db.create_view("evidence_view", EVIDENCE_VIEW, replace=True)
+
+
+#: Each citation's evidence from the capture nearest the article's date (its ``published`` date,
+#: else when it was ingested): the latest capture at or before it, else the earliest after.
+#: The date is compared at its own precision, so a capture made on a date-only publication day
+#: counts as made at it. Every lookup goes through the evidence primary key and captures' rowid.
+EVIDENCE_VIEW = """
+select
+    citations.id as citation_id,
+    articles.title as article,
+    citations.position,
+    citations.anchor_text,
+    evidence.claim_html as claim,
+    evidence.label,
+    evidence.score,
+    evidence.missing,
+    evidence.passage_html as passage,
+    citations.url,
+    evidence.capture_id,
+    captures.captured_at,
+    latest.label as latest_label,
+    latest.capture_id as latest_capture_id,
+    evidence.method
+from citations
+join articles on articles.id = citations.article_id
+join evidence on evidence.citation_id = citations.id and evidence.capture_id is coalesce(
+    (
+        select cited.capture_id from evidence as cited
+        join captures as taken on taken.id = cited.capture_id
+        where cited.citation_id = citations.id and substr(taken.captured_at, 1, length(
+            coalesce(articles.published, substr(articles.ingested_at, 1, 19))
+        )) <= coalesce(articles.published, substr(articles.ingested_at, 1, 19))
+        order by taken.captured_at desc, taken.id desc limit 1
+    ),
+    (
+        select cited.capture_id from evidence as cited
+        join captures as taken on taken.id = cited.capture_id
+        where cited.citation_id = citations.id
+        order by taken.captured_at, taken.id limit 1
+    )
+)
+join evidence as latest on latest.citation_id = citations.id and latest.capture_id is (
+    select max(newest.capture_id) from evidence as newest
+    where newest.citation_id = citations.id
+)
+left join captures on captures.id = evidence.capture_id
+order by citations.article_id, citations.position
+"""
+
+
 @contextmanager
 def write_lock(path: Path | str) -> Iterator[None]:
     """Hold the archive's write lock (``<db>.lock``) for the duration of the block.
@@ -338,6 +437,41 @@ def open_db(path: Path | str = DEFAULT_DB) -> Database:
         db.close()
         raise NotAnArchive(f"{path} is not an archive (SQLite says: {error})") from None
     return db
+
+
+def archive_folder(db: Database) -> Path:
+    """The folder of the database file, which ``captures.warc_path`` is relative to (the working
+    directory for an in-memory database)."""
+    filename = db.execute("pragma database_list").fetchone()[2]
+    return Path(filename).parent if filename else Path.cwd()
+
+
+def stored_warc_path(folder: Path, path: str | Path) -> str:
+    """``path`` (absolute, or relative to the working directory) as ``captures.warc_path`` keeps
+    it: relative to the archive's ``folder`` when inside it, so the archive can be moved or read
+    from anywhere; absolute otherwise. Compared as written, then with symlinks resolved
+    (SQLite names the database by its resolved path)."""
+    absolute = Path(os.path.abspath(path))
+    for base, target in (
+        (Path(os.path.abspath(folder)), absolute),
+        (folder.resolve(), absolute.resolve()),
+    ):
+        if target.is_relative_to(base):
+            return target.relative_to(base).as_posix()
+    return str(absolute)
+
+
+def warc_file(db: Database, warc_path: str) -> Path:
+    """The WARC file a ``captures.warc_path`` of this archive names: every reader goes through
+    here, since the stored path is relative to the archive's folder, not the working one."""
+    return archive_folder(db) / warc_path
+
+
+def capture_row(db: Database, capture: dict[str, Any]) -> dict[str, Any]:
+    """A ``captures`` row as stored: its WARC path made relative to the archive's folder."""
+    if capture.get("warc_path") is None:
+        return capture
+    return capture | {"warc_path": stored_warc_path(archive_folder(db), capture["warc_path"])}
 
 
 @dataclass(frozen=True)
@@ -401,7 +535,7 @@ def save_results(db: Database, results: list[UrlResult]) -> None:
     Rows go in batches: sqlite-utils reads the table schema on every ``insert`` call, which
     cost a tenth of the coordinator's time when rows went in one by one (bench/README.md).
     """
-    captures = [r.capture for r in results if r.capture is not None]
+    captures = [capture_row(db, r.capture) for r in results if r.capture is not None]
     checks = [r.check for r in results if r.check is not None]
     texts = [
         {"url": r.url, "latest_outcome": r.outcome}

@@ -33,6 +33,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from charset_normalizer import from_bytes
 
+from archiver.dates import STATED_DATE_PARAMS, date_source
+
 if TYPE_CHECKING:
     from pypdf import PdfReader
 
@@ -49,13 +51,15 @@ MAX_HTML_BYTES = 2_000_000
 #: without its readability and jusText fallbacks. On the developer corpus the text is the same
 #: (token recall 0.976, precision 0.935, all 90 quotes found, either way) for a quarter less
 #: CPU, and jusText's stoplist of every language cost each worker 30 MB; ``_extract_html``'s
-#: baseline check still rescues an article trafilatura's main pass lost.
+#: baseline check still rescues an article trafilatura's main pass lost. Dates: only stated ones
+#: (archiver/dates.py).
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "with_metadata": True,
     "include_comments": False,
     "include_tables": True,
     "favor_recall": True,
     "fast": True,
+    "date_extraction_params": STATED_DATE_PARAMS,
 }
 #: PDFs must be read whole to be parsed; larger ones are captured without text.
 MAX_PDF_BYTES = 20_000_000
@@ -157,6 +161,7 @@ class Extracted:
     title: str | None = None
     author: str | None = None
     published: str | None = None  # ISO date, "2018-03-29"
+    published_from: str | None = None  # where the page states it (archiver.dates.date_source)
     sitename: str | None = None
     language: str | None = None  # ISO 639-1 primary subtag, "en"
     text: str | None = None
@@ -169,6 +174,7 @@ class Extracted:
             "title": self.title,
             "author": self.author,
             "published": self.published,
+            "published_from": self.published_from,
             "sitename": self.sitename,
             "language": self.language,
             "text": self.text,
@@ -380,7 +386,7 @@ def _extract_html(body: bytes, *, url: str, charset: str | None) -> Extracted:
     main = document.text or "" if isinstance(document, Document) else ""
     if not isinstance(document, Document):
         # Too little main text for trafilatura, which then drops the metadata too.
-        document = extract_metadata(tree, url)
+        document = extract_metadata(tree, url, STATED_DATE_PARAMS)
     # trafilatura's boilerplate filter sometimes cuts an article split across containers or
     # one whose body also sits in JSON-LD; when it keeps under BASELINE_RATIO of what the
     # baseline finds (JSON-LD articleBody, <article>, <p> text), the baseline is the better text.
@@ -396,6 +402,7 @@ def _extract_html(body: bytes, *, url: str, charset: str | None) -> Extracted:
     result.author = _clean(document.author)
     result.sitename = _clean(document.sitename)
     result.published = document.date if document.date and _ISO_DATE.match(document.date) else None
+    result.published_from = date_source(tree, document.url or url, result.published)
     result.text = text.strip()[:MAX_TEXT_CHARS] or None
     result.language = _language(html, result.text)
     return result
@@ -476,7 +483,8 @@ def _pdf_metadata(reader: PdfReader, result: Extracted) -> None:
                 created = info.creation_date
             except Exception:  # malformed date strings are common
                 created = None
-            result.published = created.date().isoformat() if created else None
+            if created:
+                result.published, result.published_from = created.date().isoformat(), "metadata"
     except Exception as err:
         LOGGER.info("PDF metadata unreadable: %s", err)
     try:

@@ -20,6 +20,7 @@ import lxml.html
 import trafilatura
 
 from archiver.claims import LinkSpan, Paragraph, ParsedArticle
+from archiver.dates import STATED_DATE_PARAMS, date_source
 from archiver.errors import ArticleError
 
 LOGGER = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def parse_html(html: str, *, url: str | None) -> ParsedArticle:
         include_tables=True,
         with_metadata=True,
         deduplicate=False,
+        date_extraction_params=STATED_DATE_PARAMS,
     )
     if not xml:
         raise ArticleError("no article text found in the HTML page", url=url)
@@ -150,6 +152,7 @@ def parse_html(html: str, *, url: str | None) -> ParsedArticle:
         author=doc.get("author") or None,
         publisher=doc.get("sitename") or None,
         published=doc.get("date") or None,
+        published_from=date_source(tree, doc.get("url") or url, doc.get("date") or None),
         base_url=base_url,
         paragraphs=paragraphs,
     )

@@ -121,6 +121,7 @@ def _read_front_matter(lines: list[str], article: ParsedArticle) -> bool:
             article.publisher = article.publisher or published["publisher"].strip(" ,.")
             if published["date"]:
                 article.published = article.published or parse_date(published["date"])
+                article.published_from = "byline" if article.published else None
         else:
             recognised = False
     return recognised

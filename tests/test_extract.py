@@ -135,10 +135,63 @@ def test_as_dict_has_the_sources_columns(article: Extracted) -> None:
         "title",
         "author",
         "published",
+        "published_from",
         "sitename",
         "language",
         "text",
     ]
+
+
+# -- HTML: only a date the page states (issue 10) ------------------------------------------------
+BOMBING = (
+    "Investigators looked again at the 2016 bombing and at what the city did in the years that "
+    "followed it, from the new station to the memorial garden beside the river. "
+) * 4
+
+
+def dated_page(head: str = "", body: str = "") -> bytes:
+    return (
+        f"<html><head>{head}<title>Aftermath</title></head><body><article>{body}"
+        f"<p>{BOMBING}</p></article></body></html>"
+    ).encode()
+
+
+def test_year_in_the_prose_is_no_publication_date() -> None:
+    result = extract(dated_page(), content_type="text/html", url="https://news.example/aftermath")
+    assert (result.published, result.published_from) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "url", "expected"),
+    [
+        (
+            '<meta property="article:published_time" content="2018-03-29T09:30:00+00:00">',
+            "",
+            "https://news.example/aftermath",
+            ("2018-03-29", "metadata"),
+        ),
+        (
+            '<script type="application/ld+json">'
+            '{"@type": "NewsArticle", "datePublished": "2015-02-03"}</script>',
+            "",
+            "https://news.example/aftermath",
+            ("2015-02-03", "metadata"),
+        ),
+        ("", "", "https://news.example/2019/11/08/aftermath", ("2019-11-08", "url")),
+        (
+            "",
+            '<time datetime="2017-05-04T08:00:00Z">4 May</time>',
+            "https://news.example/aftermath",
+            ("2017-05-04", "time-element"),
+        ),
+    ],
+    ids=["meta", "json-ld", "url", "time"],
+)
+def test_stated_date_and_where_it_was_read(
+    head: str, body: str, url: str, expected: tuple[str, str]
+) -> None:
+    result = extract(dated_page(head, body), content_type="text/html", url=url)
+    assert (result.published, result.published_from) == expected
 
 
 def test_short_page_still_has_text() -> None:
@@ -265,6 +318,7 @@ def test_pdf_text_of_all_pages(pdf_bytes: bytes) -> None:
         ("title", "Annual Report 2018"),
         ("author", "Example Institute"),
         ("published", "2018-03-29"),
+        ("published_from", "metadata"),
         ("language", "en"),
         ("kind", "pdf"),
     ],

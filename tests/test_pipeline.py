@@ -17,7 +17,7 @@ from webserver import Handler, WebServer, text
 
 from archiver.article import load_article
 from archiver.cli import cli
-from archiver.db import open_db, save_article, save_results
+from archiver.db import open_db, save_article, save_results, warc_file
 from archiver.fetch import FetchConfig
 from archiver.pipeline import UrlResult, archive_urls, frontier
 from archiver.warc import read_records
@@ -136,7 +136,7 @@ def test_capture_row_points_at_its_warc_response(
         checked = warcio_check(path)
         assert checked.returncode == 0, checked.stdout + checked.stderr
     for capture in db["captures"].rows:
-        scan = read_records(Path(capture["warc_path"]))
+        scan = read_records(warc_file(db, capture["warc_path"]))
         assert not scan.torn
         record = next(r for r in scan.records if r.offset == capture["warc_offset"])
         assert record.record_type == "response"
