@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlite_utils import Database
 
-from archiver import __version__
+from archiver import __version__, publish
 from archiver.archive import fetch_summary, ingest_sources
 from archiver.check import (
     CheckConfig,
@@ -42,7 +42,6 @@ from archiver.pipeline import RunStats, UrlResult, archive_urls, frontier
 from archiver.report import write_report
 
 DEFAULT_WARC_DIR = Path("db/warc")
-METADATA_CANDIDATES = (Path("metadata.json"), Path(__file__).resolve().parent / "metadata.json")
 #: Longest delay, timeout or window in seconds an option accepts (a day): anything longer is a
 #: typing mistake, and nan or inf would switch the limit off.
 MAX_SECONDS = 86_400.0
@@ -409,8 +408,19 @@ def _print_summary(console: Console, results: list[dict[str, Any]], db_path: Pat
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Datasette metadata (default: ./metadata.json, else the one shipped with archiver).",
 )
-def serve(db_path: Path, port: int, metadata: Path | None) -> None:
+@click.option(
+    "--allow-sql",
+    is_flag=True,
+    help="Let visitors run their own SQL (refused by default; tables, search and canned "
+    "queries work either way).",
+)
+def serve(db_path: Path, port: int, metadata: Path | None, allow_sql: bool) -> None:
     """Publish the archive with Datasette on 127.0.0.1, read-only, with full-text search.
+
+    Limits for a server people share: visitors' own SQL is refused unless --allow-sql; every
+    query stops after 1 s and returns at most 1,000 rows, no value it builds may exceed 60 MB,
+    and 3 queries run at a time. An archive that cannot be written (read-only media) is opened
+    immutable. Any file name works: the archive keeps its queries and descriptions.
 
     \b
     Example:
@@ -418,15 +428,16 @@ def serve(db_path: Path, port: int, metadata: Path | None) -> None:
     """
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
-    metadata = metadata or next((p for p in METADATA_CANDIDATES if p.exists()), None)
-    command = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", "127.0.0.1"]
-    command += ["--port", str(port)]
-    if metadata is not None:
-        command += ["--metadata", str(metadata)]
+    try:
+        site_metadata = publish.load_metadata(metadata)
+    except (OSError, ValueError) as error:
+        raise click.BadParameter(str(error), param_hint="--metadata") from None
+    ds = publish.build_datasette(db_path, metadata=site_metadata, allow_sql=allow_sql)
     click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
-    sys.stderr.flush()
-    # Become Datasette, so that Ctrl-C or a kill reaches the server itself and no orphan is left.
-    os.execv(sys.executable, command)
+    try:
+        publish.serve(ds, host="127.0.0.1", port=port)
+    except NotAnArchive as error:
+        raise click.BadParameter(error.message, param_hint="--db") from None
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -28,3 +31,30 @@ def test_command_reference_in_readme(command: str) -> None:
 def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("archiver, version ")
+
+
+def _readme() -> str:
+    from conftest import REPO
+
+    return (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _canned_queries() -> dict[str, dict[str, str]]:
+    from conftest import REPO
+
+    metadata = json.loads((REPO / "metadata.json").read_text(encoding="utf-8"))
+    queries: dict[str, dict[str, str]] = metadata["databases"]["citations"]["queries"]
+    return queries
+
+
+@pytest.mark.parametrize("name", sorted(_canned_queries()))
+def test_canned_query_title_in_readme(name: str) -> None:
+    """The README names each query as Datasette shows it ("Check history" was "Check history
+    of a link")."""
+    assert f"*{_canned_queries()[name]['title']}*" in _readme()
+
+
+def test_readme_names_only_commands_that_exist() -> None:
+    """No `archiver resolve` (or any other command) is promised before it exists (issue 11)."""
+    named = re.findall(r"(?:^|[`'$] ?)archiver ([a-z][a-z-]*)", _readme(), re.M)
+    assert set(named) - set(COMMANDS) == set()
