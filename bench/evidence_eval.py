@@ -15,6 +15,11 @@ links are these citations is archived by the real ``archiver archive`` command, 
 ``archiver annotate`` labels them. A passage is "right" when it contains the page's sentence the
 claim was drawn from (whitespace normalised): that is what the fact-checker reads.
 
+``--hard`` runs the harder set of bench/evidence/hard_claims.json instead: hand-written claims
+that swap a number, qualifier, name or attribution, paraphrases sharing few words, and claims
+with the right topic but a wrong fact, against the pages' extracted text, split by page into a
+tuning part and a held-out part.
+
 Run ``python bench/evidence_eval.py`` (add ``--timing 1000`` for the speed comparison, and
 ``--in-memory`` to skip the web and archive for quick threshold experiments). See README.md.
 """
@@ -39,6 +44,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 CORPUS = REPO.parent / "shared" / "corpus"
 CLAIMS = BENCH / "evidence" / "claims.json"
+HARD_CLAIMS = BENCH / "evidence" / "hard_claims.json"
 sys.path.insert(0, str(REPO / "tests"))  # the loopback web server the tests use
 
 from click.testing import CliRunner  # noqa: E402
@@ -472,6 +478,127 @@ def print_failures(report: Report, out: Any = sys.stdout) -> None:
             print(f"[{o.case.kind} -> {o.label}, {where}, {o.score}] {o.case.claim[:90]}", file=out)
 
 
+# -- the hard set ----------------------------------------------------------------------------
+
+#: Label families of the hard set: what each ``expect`` accepts.
+FAMILIES = {
+    "supported": ("supported",),
+    "found": ("supported", "partial"),
+    "not_supported": ("partial", "not_found"),
+}
+#: The hard set's aims, on the held-out part: (kinds, labels counted, at least or at most).
+HARD_AIMS = {
+    "quote_supported": (("quote",), ("supported",), "at least", 0.97),
+    "paraphrase_found": (("paraphrase",), ("supported", "partial"), "at least", 0.90),
+    "contradiction_supported": (("contradiction",), ("supported",), "at most", 0.05),
+    "wrong_fact_supported": (("wrong_fact",), ("supported",), "at most", 0.05),
+    "misleading_supported": (("contradiction", "wrong_fact"), ("supported",), "at most", 0.05),
+}
+
+
+@dataclass(frozen=True)
+class HardOutcome:
+    page: str
+    part: str  # "tune" or "held_out"
+    kind: str
+    claim: str
+    label: str
+    missing: str | None
+    score: float | None
+
+    @property
+    def as_expected(self) -> bool:
+        return self.label in FAMILIES[EXPECT[self.kind]]
+
+
+EXPECT = {
+    "quote": "supported",
+    "paraphrase": "found",
+    "contradiction": "not_supported",
+    "wrong_fact": "not_supported",
+}
+
+
+def hard_cases(
+    pages: list[dict[str, Any]], claims_file: Path = HARD_CLAIMS
+) -> list[tuple[str, str, str, str]]:
+    """(page, part, kind, claim) of the hard set, plus the corpus's own quotes of each page."""
+    written = json.loads(claims_file.read_text("utf-8"))
+    held = set(written["split"]["held_out"])
+    cases = [
+        (c["page"], "held_out" if c["page"] in held else "tune", c["kind"], c["claim"])
+        for c in written["claims"]
+    ]
+    cases += [
+        (page["id"], "held_out" if page["id"] in held else "tune", "quote", quote)
+        for page in pages
+        for quote in page["quote_claims"]
+    ]
+    return cases
+
+
+def run_hard(
+    pages: list[dict[str, Any]], corpus: Path = CORPUS, claims_file: Path = HARD_CLAIMS
+) -> tuple[list[HardOutcome], float]:
+    """Label every hard case against its page's extracted text; also the seconds it took."""
+    indexes = page_indexes(pages, corpus)
+    outcomes = []
+    started = time.perf_counter()
+    for page, part, kind, claim in hard_cases(pages, claims_file):
+        evidence = find_evidence(claim, indexes[page], anchor=_anchor(claim))
+        outcomes.append(
+            HardOutcome(page, part, kind, claim, evidence.label, evidence.missing, evidence.score)
+        )
+    return outcomes, time.perf_counter() - started
+
+
+def hard_figures(outcomes: list[HardOutcome]) -> dict[str, dict[str, Any]]:
+    """Per part: each aim's share, and the label counts per kind."""
+    result: dict[str, dict[str, Any]] = {}
+    for part in ("tune", "held_out"):
+        mine = [o for o in outcomes if o.part == part]
+        figures: dict[str, Any] = {}
+        for name, (kinds, labels, _, _) in HARD_AIMS.items():
+            items = [o for o in mine if o.kind in kinds]
+            hits = sum(o.label in labels for o in items)
+            figures[name] = round(hits / len(items), 3) if items else None
+        figures["counts"] = dict(Counter(o.kind for o in mine))
+        figures["confusion"] = {
+            kind: dict(Counter(o.label for o in mine if o.kind == kind)) for kind in EXPECT
+        }
+        result[part] = figures
+    return result
+
+
+def print_hard(
+    outcomes: list[HardOutcome], seconds: float, *, failures: bool, out: Any = sys.stdout
+) -> None:
+    figures = hard_figures(outcomes)
+    print(f"{'aim':<26} {'tune':>7} {'held-out':>9}   aim", file=out)
+    for name, (_, _, sense, bound) in HARD_AIMS.items():
+        tune, held = figures["tune"][name], figures["held_out"][name]
+        print(f"{name:<26} {tune:>7.3f} {held:>9.3f}   {sense} {bound}", file=out)
+    for part in ("tune", "held_out"):
+        print(f"\n{part}: {figures[part]['counts']}", file=out)
+        for kind, labels in figures[part]["confusion"].items():
+            shown = ", ".join(f"{k} {v}" for k, v in sorted(labels.items()))
+            print(f"  {kind:<14} {shown}", file=out)
+    print(
+        f"\n{len(outcomes)} claims judged in {seconds * 1000:.0f} ms "
+        f"({seconds * 1000 / len(outcomes):.2f} ms a claim, pages split beforehand)",
+        file=out,
+    )
+    if failures:
+        print("", file=out)
+        for o in outcomes:
+            if not o.as_expected:
+                print(
+                    f"[{o.part} {o.page} {o.kind} -> {o.label}, {o.score}, {o.missing}] "
+                    f"{o.claim[:100]}",
+                    file=out,
+                )
+
+
 def evaluate(
     workdir: Path, *, corpus: Path = CORPUS, in_memory: bool = False, timing: int = 0
 ) -> Report:
@@ -499,7 +626,16 @@ def main() -> None:
     parser.add_argument("--failures", action="store_true", help="List the misjudged citations.")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
     parser.add_argument("--sweep", action="store_true", help="Labels for a grid of thresholds.")
+    parser.add_argument("--hard", action="store_true", help="The hard set, tune and held-out.")
     args = parser.parse_args()
+    if args.hard:
+        outcomes, seconds = run_hard(load_pages())
+        print_hard(outcomes, seconds, failures=args.failures)
+        if args.json:
+            args.json.write_text(
+                json.dumps(hard_figures(outcomes), indent=2) + "\n", encoding="utf-8"
+            )
+        return
     if args.sweep:
         pages = load_pages()
         print_sweep(sweep(pages, build_cases(pages)))

@@ -27,6 +27,7 @@ from archiver.evidence import (
     find_evidence,
     highlight,
     label_counts,
+    number_spans,
     numbers,
     passages,
     rank,
@@ -64,16 +65,39 @@ def test_facts_of_a_claim() -> None:
         "In 2018 Beijing pledged US$30 billion, 12 per cent more, Xi Jinping told the U.S. Senate."
     )
     found = facts(claim)
-    assert found.numbers == {2018.0: "2018", 3e10: "30 billion", 12.0: "12"}
+    assert found.numbers == {2018.0: "2018", 3e10: "US$30 billion", 12.0: "12"}
     assert found.years == ["2018"]
-    assert set(found.names.values()) == {
-        "Beijing",
-        "US",
-        "Xi",
-        "Jinping",
-        "Senate",
-    }  # US$ and U.S. are one
+    assert set(found.names.values()) == {"Beijing", "U.S.", "Xi", "Jinping", "Senate"}
     assert found.negations == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "currency"),
+    [
+        ("US$30 billion", 3e10, "usd"),
+        ("USD 30 bn", 3e10, "usd"),
+        ("$30bn", 3e10, "$"),
+        ("€30bn", 3e10, "eur"),
+        ("60,000₩", 6e4, "krw"),
+        ("twenty-eight people", 28.0, None),
+    ],
+)
+def test_an_amount_is_one_fact_with_its_currency(
+    text: str, value: float, currency: str | None
+) -> None:
+    assert [(n.value, n.currency) for n in number_spans(text)] == [(value, currency)]
+
+
+def test_us_dollars_and_dollars_are_the_same_amount() -> None:
+    """Issue 10: "US$30 billion" against "$30bn" was partial, missing "US"."""
+    index = PassageIndex("Beijing pledged $30bn to the fund in 2018, the ministry said.")
+    evidence = find_evidence("In 2018 Beijing pledged US$30 billion to the fund.", index)
+    assert (evidence.label, evidence.missing) == ("supported", None)
+
+
+def test_euros_are_not_dollars() -> None:
+    index = PassageIndex("Beijing pledged $30bn to the fund in 2018, the ministry said.")
+    assert find_evidence("In 2018 Beijing pledged €30bn to the fund.", index).label == "partial"
 
 
 def test_number_words_and_negations() -> None:
@@ -246,6 +270,130 @@ def test_labels(claim: str, label: str, missing: str | None) -> None:
     assert (evidence.passage is None) == (label == "not_found")
 
 
+# -- what the passage has in the place of each fact (issue 10) -------------------------------
+
+SWAP_TEXT = (
+    "The surgeon removed both kidneys of the patient in March. "
+    "The tower is the second-tallest building in the city. "
+    "The home team won the first game of the season on Sunday. "
+    "The bridge opened before the election, the council said. "
+    "The company hired 300 workers and opened 12 stores in 2020."
+)
+
+
+@pytest.mark.parametrize(
+    ("claim", "missing"),
+    [
+        ("The surgeon removed one kidney of the patient in March.", "one (passage: both)"),
+        ("The tower is the tallest building in the city.", "tallest (passage: second)"),
+        ("The home team won the last game of the season on Sunday.", "last (passage: first)"),
+        ("The bridge opened after the election, the council said.", "after (passage: before)"),
+        ("The company hired 12 workers in 2020.", "12 (passage: 300)"),
+    ],
+    ids=["one-both", "tallest-second-tallest", "first-last", "before-after", "other-clause"],
+)
+def test_a_fact_swapped_for_its_neighbour_is_not_supported(claim: str, missing: str) -> None:
+    """Every word of these claims is in the passage; the word in the fact's place differs."""
+    evidence = find_evidence(claim, PassageIndex(SWAP_TEXT))
+    assert (evidence.label, evidence.missing) == ("partial", missing)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The surgeon removed both kidneys of the patient in March.",
+        "In March the surgeon removed both of the patient's kidneys.",
+        "The company opened 12 stores and hired 300 workers in 2020.",
+        "In 2020 the company hired 300 workers.",
+    ],
+)
+def test_facts_in_their_own_places_are_supported(claim: str) -> None:
+    assert find_evidence(claim, PassageIndex(SWAP_TEXT)).label == "supported"
+
+
+def test_a_claim_the_passage_calls_a_rumour_is_not_supported() -> None:
+    text = (
+        "The ministry said on Friday that reports the minister will resign next week are "
+        "an unsubstantiated rumour."
+    )
+    claim = "The ministry said on Friday that the minister will resign next week."
+    evidence = find_evidence(claim, PassageIndex(text))
+    assert (evidence.label, evidence.missing) == ("partial", "negation")
+
+
+def test_a_japanese_compound_swapped_for_another_is_not_supported() -> None:
+    text = "何が困るかといえば、パスワード管理ソフトの起動ショートカットキーと同じなのです。"
+    claim = "何が困るかといえば、画像編集ソフトの起動ショートカットキーと同じなのです。"
+    assert find_evidence(claim, PassageIndex(text)).label == "partial"
+    assert find_evidence(text, PassageIndex(text)).label == "supported"
+
+
+def test_a_short_source_is_not_penalised_for_being_short() -> None:
+    """Issue 10: a claim nearly the first sentence of a two-sentence page was not_found (0.29):
+    BM25's IDF on two sentences weighs the words the page lacks 2.6 times those it has."""
+    text = (
+        "Harbour Works said its new container terminal in Mombasa opened on Monday. "
+        "Harbour Works said the container terminal in Mombasa cost less than planned."
+    )
+    claim = (
+        "Harbour Works said its new container terminal in Mombasa officially opened to ships "
+        "on Monday, the company announced."
+    )
+    assert find_evidence(claim, PassageIndex(text)).label == "supported"
+
+
+def _pdf_text(sentence: str) -> str:
+    """A long report as pypdf gives it: printed lines of 70 characters, words hyphenated at
+    line ends, and the report's title as a running header on every page."""
+    filler = (
+        "Section {n} reviews the baseline data gathered by the consultants on the site. "
+        "The survey teams recorded rainfall, soil samples and traffic counts during the "
+        "dry season, and the results are tabulated in the annex to this chapter. "
+    )
+    pages = []
+    for n in range(1, 41):
+        body = filler.format(n=n) * 4 + (sentence if n == 21 else "")
+        lines, line = [], ""
+        for word in body.split():
+            if len(line) + len(word) + 1 <= 70:
+                line = f"{line} {word}".strip()
+            elif len(word) > 7:
+                lines.append(f"{line} {word[:4]}-")
+                line = word[4:]
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+        header = "Environmental and Social Impact Assessment: Lamu Coal Power Plant"
+        pages.append("\n".join([header, *lines, f"Page {n}"]))
+    return "\n\n".join(pages)
+
+
+def test_a_long_pdf_with_hyphenated_lines_still_has_the_passage() -> None:
+    """Issue 10: a PDF containing the anchor text word for word was not_found (0.094)."""
+    sentence = (
+        "The consultants found that the Lamu coal power plant would emit 8.8 million tonnes "
+        "of carbon dioxide a year, more than the whole of Kenya emits today."
+    )
+    text = _pdf_text(sentence)
+    assert "-\n" in text
+    claim = "The plant would emit 8.8 million tonnes of carbon dioxide a year, the study found."
+    evidence = find_evidence(
+        claim, PassageIndex(text), anchor="Environmental and Social Impact Assessment"
+    )
+    assert evidence.label == "supported"
+    assert "8.8 million tonnes of carbon dioxide" in (evidence.passage or "")
+
+
+def test_hard_wrapped_lines_are_joined_and_paragraphs_kept() -> None:
+    text = "The plant would emit 8.8 million\ntonnes of carbon di-\noxide a year.\nNext one"
+    index = PassageIndex(text)
+    assert [index.passage(i).sentence for i in range(len(index))] == [
+        "The plant would emit 8.8 million tonnes of carbon dioxide a year.",
+        "Next one",
+    ]
+
+
 def test_highlight_marks_shared_words_and_escapes_the_rest() -> None:
     html = highlight("<b>Ports</b> rose 12 per cent & more", {"port", "rose"}, {12.0})
     assert html == (
@@ -374,7 +522,8 @@ def test_annotate_command_prints_labels(archived: Path) -> None:
 def test_annotate_command_for_one_article(archived: Path) -> None:
     args = ["annotate", "--db", str(archived), "--json", "--silent", "--article"]
     assert json.loads(CliRunner().invoke(cli, [*args, "1"]).stdout)["citations"] == 7
-    assert json.loads(CliRunner().invoke(cli, [*args, "2"]).stdout)["citations"] == 0
+    missing = CliRunner().invoke(cli, [*args, "2"])  # no such article: a usage error (issue 11)
+    assert missing.exit_code == 2 and f"no article 2 in {archived}" in missing.stderr
 
 
 def test_annotate_command_needs_an_archive(tmp_path: Path) -> None:

@@ -59,3 +59,23 @@ def test_evidence_takes_less_time_than_fetching(report: evidence_eval.Report) ->
     """Evidence for the 294 citations must cost less than fetching and extracting their 36 pages
     on loopback, with no network delay at all (bench: 1,000 citations, 3.5 s against 26 s)."""
     assert report.annotate_seconds < report.archive_seconds
+
+
+@pytest.fixture(scope="module")
+def hard_figures(corpus_pages: list[dict[str, Any]]) -> dict[str, Any]:
+    outcomes, _ = evidence_eval.run_hard(evidence_eval.load_pages())
+    return evidence_eval.hard_figures(outcomes)["held_out"]
+
+
+@pytest.mark.parametrize("name", sorted(BASELINE["hard_held_out"]["at_least"]))
+def test_hard_held_out_figure_stays_above_its_floor(
+    hard_figures: dict[str, Any], name: str
+) -> None:
+    assert hard_figures[name] >= BASELINE["hard_held_out"]["at_least"][name], hard_figures
+
+
+@pytest.mark.parametrize("name", sorted(BASELINE["hard_held_out"]["at_most"]))
+def test_hard_held_out_figure_stays_below_its_ceiling(
+    hard_figures: dict[str, Any], name: str
+) -> None:
+    assert hard_figures[name] <= BASELINE["hard_held_out"]["at_most"][name], hard_figures

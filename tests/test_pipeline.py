@@ -313,7 +313,7 @@ def test_evidence_is_found_where_the_page_is_extracted(tmp_path: Path, db_path: 
     assert all(row["capture_id"] == row["capture"] for row in rows)
     labels = sorted((row["label"], row["missing"]) for row in rows)
     half = len(sentences) // 2
-    assert labels == [("partial", "1.5 billion")] * half + [("supported", None)] * half
+    assert labels == [("partial", "US$1.5 billion")] * half + [("supported", None)] * half
 
 
 def test_any_executor_can_run_the_hosts(tmp_path: Path, site: WebServer, db_path: Path) -> None:
