@@ -112,18 +112,22 @@ def when_all_done(futures: Sequence[Future[Any]], then: Callable[[], Result]) ->
     """A future of ``then()``, called once every one of ``futures`` is done (however it ended).
 
     Nothing blocks: ``then`` runs in the thread that completes the last future. An exception
-    it raises becomes the future's.
+    it raises becomes the future's. When one of ``futures`` was cancelled (Ctrl-C cancels the
+    extractions still queued), nothing failed and nothing is finished: ``then`` is not called
+    and the future is cancelled as well, so a chunk is not saved and a rerun does it again.
     """
     combined: Future[Result] = Future()
-    combined.set_running_or_notify_cancel()  # it cannot be cancelled half-way now
     left = len(futures)
     lock = threading.Lock()
 
     def finish() -> None:
-        try:
-            combined.set_result(then())
-        except Exception as error:
-            combined.set_exception(error)
+        if any(future.cancelled() for future in futures):
+            combined.cancel()
+        elif combined.set_running_or_notify_cancel():  # from here it cannot be cancelled half-way
+            try:
+                combined.set_result(then())
+            except Exception as error:
+                combined.set_exception(error)
 
     def one_done(_: Future[Any]) -> None:
         nonlocal left

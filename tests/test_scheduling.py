@@ -83,7 +83,20 @@ def test_when_all_done_runs_once_every_future_is_done() -> None:
     second.set_exception(RuntimeError("a failed extraction still counts as done"))
     assert combined.result(timeout=1) == 1
     assert calls == [True]
-    assert not combined.cancel()  # running: Ctrl-C cannot leave it half-done
+    assert not combined.cancel()  # done: Ctrl-C cannot undo it
+
+
+def test_when_all_done_is_cancelled_when_one_future_was() -> None:
+    """Ctrl-C cancels the extractions still queued: their chunk neither fails nor finishes
+    (issue 10: it was finished as if they had failed, one warning per page)."""
+    extracted: Future[int] = Future()
+    queued: Future[int] = Future()
+    calls: list[bool] = []
+    combined = when_all_done([extracted, queued], lambda: calls.append(True))
+    extracted.set_result(1)
+    assert queued.cancel()
+    assert combined.cancelled()
+    assert calls == []
 
 
 def test_when_all_done_passes_on_what_then_raises() -> None:
