@@ -8,6 +8,7 @@ pages, not a copy of the whole archiver (bench/README.md has the figures).
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -19,6 +20,18 @@ from archiver.memory import release_free_memory
 
 #: After extracting a body this large, a worker returns freed memory to the system.
 TRIM_AFTER_BYTES = 1_000_000
+
+
+def start_worker(parent: int) -> None:
+    """Initializer of an extraction worker: Ctrl-C is the archiver's to handle, not the worker's.
+
+    A terminal sends Ctrl-C to the whole process group; a worker that took it would print a
+    KeyboardInterrupt traceback and die, breaking the pool. The worker starts with SIGINT
+    blocked (``workers.py``), so one sent while it still imports is dropped here too.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    exit_with_parent(parent)
 
 
 def exit_with_parent(parent: int) -> None:

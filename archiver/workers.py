@@ -11,10 +11,12 @@ import logging
 import multiprocessing
 import multiprocessing.util
 import os
+import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +25,7 @@ import requests
 
 from archiver.evidence import CitedClaim, Evidence
 from archiver.extract import Extracted, read_extractable
-from archiver.extraction_process import exit_with_parent, extract_and_trim, extract_with_evidence
+from archiver.extraction_process import extract_and_trim, extract_with_evidence, start_worker
 from archiver.fetch import FetchConfig, fetch, make_session
 from archiver.records import FetchResult
 from archiver.robots import RobotsCache
@@ -189,7 +191,8 @@ class Extraction:
             pool = self.pool
         assert pool is not None
         try:
-            return pool.submit(call)
+            with _sigint_blocked():
+                return pool.submit(call)
         except BrokenProcessPool:
             with self._lock:
                 if self.pool is pool:
@@ -198,7 +201,8 @@ class Extraction:
                     self.pool = _process_pool()
                 fresh = self.pool
             assert fresh is not None
-            return fresh.submit(call)
+            with _sigint_blocked():
+                return fresh.submit(call)
 
     def _wait_for_room(self, size: int) -> None:
         """Block while the queued bodies are over budget (one body always goes, however big).
@@ -225,13 +229,27 @@ class Extraction:
 
 
 def _process_pool() -> ProcessPoolExecutor:
-    """Extraction workers, one per core, that end with this process."""
+    """Extraction workers, one per core, that end with this process and leave Ctrl-C to it."""
     return ProcessPoolExecutor(
         max_workers=os.cpu_count(),
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=exit_with_parent,
+        initializer=start_worker,
         initargs=(os.getpid(),),
     )
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT held back from this thread, and from the worker processes it starts meanwhile.
+
+    A pool starts its workers in ``submit``; they inherit the mask and keep a Ctrl-C pending
+    until their initializer ignores it, as CPython's resource tracker does at its start.
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 #: For tasks run without a shared Extraction (another executor): always inline.
