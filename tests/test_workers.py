@@ -6,14 +6,18 @@ import io
 import os
 import signal
 import threading
+import time
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from archiver import workers
 from archiver.evidence import CitedClaim
+from archiver.extract import Extracted
+from archiver.extraction_process import extract_and_trim
 from archiver.records import FetchResult
 from archiver.workers import Extraction
 
@@ -103,21 +107,37 @@ def test_threads_waiting_for_room_are_woken_one_by_one_and_all_go(
     assert extraction._queued == 0
 
 
-def test_a_worker_that_dies_takes_no_text_with_it() -> None:
+def _extract_once_released(body: bytes, release: str, **kwargs: Any) -> Extracted:
+    """Extraction that first waits for the file ``release``: in flight until the test says."""
+    while not os.path.exists(release):
+        time.sleep(0.01)
+    return extract_and_trim(body, **kwargs)
+
+
+def test_a_worker_that_dies_takes_no_text_with_it(tmp_path: Path) -> None:
     """kill -9 of an extraction worker (as the OOM killer does) fails every task of its pool;
-    each runs again in a fresh pool, so every page still gets its text."""
+    each runs again in a fresh pool, so every page still gets its text. One task is held in
+    flight until the pool has been replaced, so the kill lands mid-work on any machine."""
+    release = tmp_path / "release"
     extraction = Extraction(after=1)
     claims = [CitedClaim(1, "The new terminal cost US$1.2 billion.")]
     try:
-        futures = [extraction.submit_with_evidence(_result(i), claims) for i in range(12)]
+        held = extraction._submit(_extract_once_released, _result(0), str(release))
+        futures = [extraction.submit_with_evidence(_result(i), claims) for i in range(1, 12)]
         first_pool = extraction.pool
         assert first_pool is not None
         victim = next(iter(first_pool._processes.values()))  # the spawned worker processes
         os.kill(victim.pid, signal.SIGKILL)
-        texts = [future.result(timeout=120)[0].text for future in futures]
-        assert extraction.pool is not first_pool
+        deadline = time.monotonic() + 120  # bounds a hang only
+        while extraction.pool is first_pool:
+            assert time.monotonic() < deadline, "the broken pool was never replaced"
+            time.sleep(0.01)
+        release.touch()
+        texts = [held.result(timeout=120).text]
+        texts += [future.result(timeout=120)[0].text for future in futures]
         later = extraction.submit_with_evidence(_result(99), claims).result(timeout=60)
     finally:
+        release.touch()
         extraction.shutdown()
     assert all("US$1.2 billion" in (text or "") for text in texts)
     assert "US$1.2 billion" in (later[0].text or "")
