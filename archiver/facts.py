@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 
@@ -132,13 +132,42 @@ def same_currency(one: str | None, other: str | None) -> bool:
 
 # -- qualifiers -------------------------------------------------------------------------------
 
+
 #: Words whose values exclude each other: swapping one for another in the same place changes
 #: the claim ("one kidney" / "both kidneys", "first" / "last", "before" / "after", "a day" /
 #: "a week"). Each scale lists its groups, "|" between groups; words of one group agree.
+def _russian_forms(*stems: str) -> str:
+    """Every case and gender of Russian ordinals, which inflect (первый, первую, первых).
+
+    A stem ending in "*" takes the soft endings (последний, последнюю).
+    """
+    hard = "ый ая ое ые ого ой ому ую ым ыми ых ом".split()
+    soft = "ий яя ее ие его ей ему юю им ими их ем".split()
+    return " ".join(
+        stem.rstrip("*") + ending
+        for stem in stems
+        for ending in (soft if stem.endswith("*") else hard)
+    )
+
+
+_ORDINAL_GROUPS = (
+    ("first", "primeiro primeira primeiros primeiras", _russian_forms("перв")),
+    ("second", "segundo segunda segundos segundas", _russian_forms("втор")),
+    ("third", "terceiro terceira terceiros terceiras", "третья третье третьи третьего третью"),
+    ("fourth", "quarto quarta", _russian_forms("четверт", "четвёрт")),
+    ("fifth", "quinto quinta", _russian_forms("пят")),
+    ("sixth", "sexto sexta", _russian_forms("шест")),
+    ("seventh", "sétimo sétima", _russian_forms("седьм")),
+    ("eighth", "oitavo oitava", _russian_forms("восьм")),
+    ("ninth", "nono nona", _russian_forms("девят")),
+    ("tenth", "décimo décima", _russian_forms("десят")),
+    ("last final", "último última últimos últimas", _russian_forms("последн*")),
+    ("next", "próximo próxima"),  # not следующий: its stem is that of следует, "should"
+    ("previous", "anterior"),
+)
 QUALIFIER_SCALES = (
     "one single | both | all every each | none | half | twice double | most | some several | few",
-    "first | second | third | fourth | fifth | sixth | seventh | eighth | ninth | tenth | last"
-    " final | next | previous",
+    " | ".join(" ".join(words) for words in _ORDINAL_GROUPS),
     "before prior earlier | after later",
     "early | late",
     "second | minute | hour | day daily | week weekly | month monthly | year annual | decade"
@@ -161,8 +190,12 @@ QUALIFIER_SCALES = (
     "больше | меньше",
 )
 #: Ordinals: one before a word the texts share ("second-largest" against "largest") changes
-#: which thing is meant, so adding or dropping one is a difference too.
-ORDINALS = frozenset(QUALIFIER_SCALES[1].replace("|", " ").split())
+#: which thing is meant, so adding or dropping one is a difference too. Stemmed, as slots are.
+ORDINALS = frozenset(stem(word) for word in QUALIFIER_SCALES[1].replace("|", " ").split())
+#: Words that pick some member of a set without saying which ("one of those nights"): an
+#: ordinal in their place names a particular one ("the last of those nights"), which they do
+#: not say (issue 10).
+UNSPECIFIED = frozenset({"one", "single", "some", "several", "any", "#1"})
 #: Quantity words that are numbers, so "one kidney" and "2 kidneys" compare as numbers.
 QUANTITIES = {"one": 1.0, "single": 1.0, "both": 2.0}
 
@@ -230,8 +263,14 @@ def conflicts(claim: Sequence[Slot], passage: Sequence[Slot]) -> list[tuple[Slot
         theirs = passage[placed]
         if slot.key in ORDINALS and i + 1 < len(claim) and theirs.key == claim[i + 1].key:
             found.append((slot, None))
-        elif _contradicts(slot, theirs, names):
+        elif _contradicts(slot, theirs, names) or _swapped(claim, i, passage, placed, at):
             found.append((slot, theirs))
+    for i, slot in enumerate(claim[:-1]):
+        if slot.key in ORDINALS:
+            there = place(claim, i + 1, passage, at)
+            if there is not None and passage[there].key == claim[i + 1].key:
+                if there == 0 or passage[there - 1].key not in ORDINALS:
+                    found.append((slot, None))
     for j, slot in enumerate(passage[:-1]):
         if slot.key in ORDINALS:
             mine = _placed_at(passage[j + 1].key, j + 1, claim, passage, at)
@@ -279,6 +318,28 @@ def _placed_at(
     return None
 
 
+def _swapped(
+    claim: Sequence[Slot], i: int, passage: Sequence[Slot], j: int, at: dict[str, list[int]]
+) -> bool:
+    """Whether the claim's name ``i`` and another of its names trade places in the passage.
+
+    "Instagram head Jack Dorsey, Twitter CEO Adam Mosseri" against "Instagram head Adam
+    Mosseri, Twitter CEO Jack Dorsey": each name is the claim's, so neither is new, but each
+    stands, by its neighbouring words, where the passage has the other (issue 10). Names of a
+    list in another order ("SpaceX, Blue Origin" / "Blue Origin, SpaceX") have only each other
+    as neighbours, so ``place`` does not put them anywhere and they are no swap.
+    """
+    mine, theirs = claim[i], passage[j]
+    if mine.kind != "name" or theirs.kind != "name" or theirs.key == mine.key:
+        return False
+    return any(
+        slot.key == theirs.key
+        and (there := place(claim, k, passage, at)) is not None
+        and passage[there].key == mine.key
+        for k, slot in enumerate(claim)
+    )
+
+
 def _contradicts(mine: Slot, theirs: Slot, names: set[str]) -> bool:
     """Whether the passage's word in the slot of one of the claim's facts is another fact.
 
@@ -293,7 +354,90 @@ def _contradicts(mine: Slot, theirs: Slot, names: set[str]) -> bool:
             and (mine.value != theirs.value or not same_currency(mine.currency, theirs.currency))
         )
     if mine.kind == "qualifier":
+        if mine.key in ORDINALS and theirs.key in UNSPECIFIED:
+            return True
         return qualifiers_differ(mine.key, theirs.key)
     if mine.kind == "name":
         return theirs.kind == "name" and theirs.key not in names
     return mine.kind == theirs.kind  # one compound's character for another's
+
+
+# -- what a sentence does with its statement: negation, dispute, hedge -------------------------
+
+#: Words that turn a statement around (English, Portuguese, Spanish, French, German, Russian).
+NEGATIONS = frozenset(
+    """not no never none nor cannot without não nunca nem ningún jamais pas ne nicht kein
+    keine nie не нет никогда ни""".split()
+)
+#: Words that say a statement is not true, which turn it around as a negation does: "X reported
+#: that Y" against "Y is an unsubstantiated rumour" (issue 10). Stemmed as tokens are.
+DISPUTES = frozenset(
+    stem(word)
+    for word in """rumour rumours rumor rumors rumoured rumored unsubstantiated unconfirmed
+    unfounded baseless unproven untrue false falsely debunked hoax myth deny denies denied
+    refute refuted boato boatos falso слух слухи""".split()
+)
+#: "n't", and the Japanese negative endings (できません, できない, なかった).
+_NEGATED = re.compile(r"n['’]t\b|ません|なかった|ない", re.IGNORECASE)
+#: Words that leave a statement open: a passage that says "police are looking into whether X",
+#: "X may have happened" or "X reportedly did" does not state X, so a claim that states it as
+#: certain is not supported (issue 10). "may" counts in lower case only (not the month).
+_HEDGE = re.compile(
+    r"\bmay\b|(?i:\b(?:might|could|possibly|perhaps|probably|likely|unlikely|reportedly"
+    r"|allegedly|alleged|apparently|purportedly|supposedly|presumably|suspected|seemingly"
+    r"|seems?|seemed|appears?|appeared|whether|believed?|believes|thinks?|talvez|possivelmente"
+    r"|provavelmente|supostamente|возможно|вероятно|якобы|предположительно)\b)"
+)
+
+
+def negations(tokens: Iterable[str], text: str) -> int:
+    """How often ``text`` (its normalised ``tokens``) negates or disputes what it says."""
+    turned = sum(token in NEGATIONS or token in DISPUTES for token in tokens)
+    return turned + len(_NEGATED.findall(text))
+
+
+def hedges(text: str) -> int:
+    """How often ``text`` leaves what it says open (may, reportedly, whether, возможно ...)."""
+    return len(_HEDGE.findall(text))
+
+
+# -- saying it in the same words ---------------------------------------------------------------
+
+
+#: Words by which a citing sentence attributes its claim to the source ("..., the study
+#: found"; "according to"): the source does not say them of itself, so their absence from the
+#: passage is no rewording. Stemmed as slots are.
+REPORTING = frozenset(
+    stem(word)
+    for word in """according told tells found finds announced announces reported wrote writes
+    noted notes added adds explained explains showed shows""".split()
+)
+
+
+def aligned(claim: Sequence[str], passage: Sequence[str]) -> list[tuple[int, int]]:
+    """The longest run of the claim's words that the passage has in the same order.
+
+    A longest common subsequence of the two key sequences, as (claim, passage) position pairs:
+    a quote has every word of the claim, a light rewording all but a few, while a claim that
+    shares the page's names and topic but states another fact has them scattered.
+    """
+    wanted = set(claim)
+    kept = [j for j, key in enumerate(passage) if key in wanted]  # others never match
+    rows = [[0] * (len(kept) + 1) for _ in range(len(claim) + 1)]
+    for i in range(len(claim) - 1, -1, -1):
+        row, below = rows[i], rows[i + 1]
+        for k in range(len(kept) - 1, -1, -1):
+            if claim[i] == passage[kept[k]]:
+                row[k] = below[k + 1] + 1
+            else:
+                row[k] = max(below[k], row[k + 1])
+    pairs, i, k = [], 0, 0
+    while i < len(claim) and k < len(kept):
+        if claim[i] == passage[kept[k]]:
+            pairs.append((i, kept[k]))
+            i, k = i + 1, k + 1
+        elif rows[i + 1][k] >= rows[i][k + 1]:
+            i += 1
+        else:
+            k += 1
+    return pairs

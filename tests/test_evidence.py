@@ -251,7 +251,7 @@ def test_anchor_words_break_a_tie() -> None:
     ("claim", "label", "missing"),
     [
         ("Container traffic through the port rose by 12 per cent in 2020.", "supported", None),
-        ("Harbour Works built the $1.2bn terminal in three years.", "supported", None),
+        ("Harbour Works built the $1.2bn terminal in three years.", "partial", None),
         ("Container traffic through the port rose by 15 per cent in 2020.", "partial", "15"),
         ("Container traffic through the port rose by 12 per cent in 2019.", "partial", "2019"),
         (
@@ -299,16 +299,19 @@ def test_a_fact_swapped_for_its_neighbour_is_not_supported(claim: str, missing: 
 
 
 @pytest.mark.parametrize(
-    "claim",
+    ("claim", "label"),
     [
-        "The surgeon removed both kidneys of the patient in March.",
-        "In March the surgeon removed both of the patient's kidneys.",
-        "The company opened 12 stores and hired 300 workers in 2020.",
-        "In 2020 the company hired 300 workers.",
+        ("The surgeon removed both kidneys of the patient in March.", "supported"),
+        ("In March the surgeon removed both of the patient's kidneys.", "partial"),
+        ("The company opened 12 stores and hired 300 workers in 2020.", "partial"),
+        ("In 2020 the company hired 300 workers.", "supported"),
     ],
 )
-def test_facts_in_their_own_places_are_supported(claim: str) -> None:
-    assert find_evidence(claim, PassageIndex(SWAP_TEXT)).label == "supported"
+def test_facts_in_their_own_places_are_not_contradicted(claim: str, label: str) -> None:
+    """Reordered clauses are no contradiction. Word for word, all but one word in five in the
+    passage's order, a claim is ``supported``; more reordered, ``partial``: a person reads it."""
+    evidence = find_evidence(claim, PassageIndex(SWAP_TEXT))
+    assert (evidence.label, evidence.missing) == (label, None)
 
 
 def test_a_claim_the_passage_calls_a_rumour_is_not_supported() -> None:
@@ -328,6 +331,136 @@ def test_a_japanese_compound_swapped_for_another_is_not_supported() -> None:
     assert find_evidence(text, PassageIndex(text)).label == "supported"
 
 
+def test_a_wrong_fact_with_the_pages_names_is_not_supported() -> None:
+    """Issue 10: every name and most words of the passage, another statement: word matching
+    cannot verify it, so a person must read it."""
+    text = (
+        "Thanks to new GaN charging bricks, you can find MacBook Pro wall chargers that are "
+        "more compact than what Apple includes in the box."
+    )
+    claim = "Apple includes a GaN charging brick in the box with the MacBook Pro."
+    assert find_evidence(claim, PassageIndex(text)).label == "partial"
+
+
+def test_number_words_and_digits_are_the_same_words() -> None:
+    """Issue 10: "five million masks" against "5 million masks" was not found (0.27)."""
+    assert terms("five million masks") == terms("5 million masks")
+    index = PassageIndex("The government distributed 5 million face masks to schoolchildren.")
+    assert find_evidence("Authorities handed out five million masks to pupils.", index).label == (
+        "partial"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "claim"),
+    [
+        (
+            "The researchers observed Europa for 17 nights. On one of those nights, April 26, "
+            "2016, they got a strong signal of water vapor.",
+            "On the last of those nights, April 26, 2016, they got a strong signal of water vapor.",
+        ),
+        (
+            "Emirates is the number one buyer of the A380, the world's largest airliner, with "
+            "123 of the planes in its fleet.",
+            "Emirates is the number one buyer of the A380, the world's second-largest airliner, "
+            "with 123 of the planes in its fleet.",
+        ),
+        (
+            "Доктор Аткинс требует воздержание от лекарств в период первых двух недель диеты.",
+            "Доктор Аткинс требует воздержание от лекарств в период последних двух недель диеты.",
+        ),
+    ],
+    ids=["one-of-against-last-of", "ordinal-the-claim-adds", "russian-ordinal"],
+)
+def test_an_ordinal_the_passage_does_not_say_is_not_supported(text: str, claim: str) -> None:
+    evidence = find_evidence(claim, PassageIndex(text))
+    assert evidence.label == "partial" and evidence.missing
+
+
+@pytest.mark.parametrize(
+    ("text", "claim"),
+    [
+        (
+            "The Chronicle says police are looking into whether the victim was a good Samaritan "
+            "who tried to stop the theft.",
+            "The Chronicle says the victim was a good Samaritan who tried to stop the theft.",
+        ),
+        (
+            "Officials said the fire may have started in the kitchen of the restaurant.",
+            "Officials said the fire started in the kitchen of the restaurant.",
+        ),
+        (
+            "The senator reportedly met the lobbyists at the hotel on Friday.",
+            "The senator met the lobbyists at the hotel on Friday.",
+        ),
+    ],
+    ids=["looking-into-whether", "may-have", "reportedly"],
+)
+def test_a_claim_the_passage_only_hedges_is_not_supported(text: str, claim: str) -> None:
+    """Issue 10: a passage that leaves it open does not state what the claim states as certain."""
+    evidence = find_evidence(claim, PassageIndex(text))
+    assert (evidence.label, evidence.missing) == ("partial", "hedged")
+    assert find_evidence(text, PassageIndex(text)).label == "supported"  # its own words
+
+
+def test_the_month_may_is_no_hedge() -> None:
+    text = "In May the agency tapped three companies to send robotic landers next year."
+    assert find_evidence(text, PassageIndex(text)).label == "supported"
+    claim = "The agency tapped three companies to send robotic landers next year."
+    assert find_evidence(claim, PassageIndex(text)).missing is None
+
+
+@pytest.mark.parametrize(
+    ("text", "claim"),
+    [
+        (
+            "Kindle for PCの設定画面から、このショートカットキーの設定を変更することができません。",
+            "Kindle for PCの設定画面から、このショートカットキーの設定を変更することができます。",
+        ),
+        (
+            "Condicionamos o amor às nossas necessidades e não acabamos com ele.",
+            "Condicionamos o amor às nossas necessidades e acabamos com ele.",
+        ),
+        (
+            "На сочетание белки и жиры этого ограничения нет.",
+            "На сочетание белки и жиры этого ограничения есть.",
+        ),
+    ],
+    ids=["japanese", "portuguese", "russian"],
+)
+def test_negations_in_other_languages(text: str, claim: str) -> None:
+    assert find_evidence(claim, PassageIndex(text)).missing == "negation"
+
+
+def test_negation_is_counted_in_the_sentence_that_says_it() -> None:
+    """Not in the sentence BM25 ranked first when the claim is its neighbour."""
+    text = (
+        "The port is not open on Sundays. The port handled 12 million containers in 2020. "
+        "The port has cranes."
+    )
+    claim = "The port handled 12 million containers in 2020."
+    assert find_evidence(claim, PassageIndex(text)).label == "supported"
+
+
+def test_names_swapped_between_clauses_are_a_contradiction() -> None:
+    text = (
+        "Like Instagram head Adam Mosseri, Twitter CEO Jack Dorsey has spoken out about the "
+        "toxic consequences of like counts."
+    )
+    claim = (
+        "Like Instagram head Jack Dorsey, Twitter CEO Adam Mosseri has spoken out about the "
+        "toxic consequences of like counts."
+    )
+    evidence = find_evidence(claim, PassageIndex(text))
+    assert evidence.label == "partial" and "Jack (passage: Adam)" in (evidence.missing or "")
+
+
+def test_names_of_one_list_may_come_in_any_order() -> None:
+    text = "Blue Origin, SpaceX and Sierra Nevada joined the lunar delivery program on Monday."
+    claim = "SpaceX, Blue Origin and Sierra Nevada joined the lunar delivery program on Monday."
+    assert find_evidence(claim, PassageIndex(text)).missing is None
+
+
 def test_a_short_source_is_not_penalised_for_being_short() -> None:
     """Issue 10: a claim nearly the first sentence of a two-sentence page was not_found (0.29):
     BM25's IDF on two sentences weighs the words the page lacks 2.6 times those it has."""
@@ -339,7 +472,8 @@ def test_a_short_source_is_not_penalised_for_being_short() -> None:
         "Harbour Works said its new container terminal in Mombasa officially opened to ships "
         "on Monday, the company announced."
     )
-    assert find_evidence(claim, PassageIndex(text)).label == "supported"
+    evidence = find_evidence(claim, PassageIndex(text))  # found; it adds words, so read it
+    assert (evidence.label, evidence.missing) == ("partial", None)
 
 
 def _pdf_text(sentence: str) -> str:
@@ -414,7 +548,7 @@ CLAIMS = {
 }
 EXPECTED = {
     "supported": "supported",
-    "paraphrase": "supported",
+    "paraphrase": "partial",
     "number": "partial",
     "unrelated": "not_found",
     "dead": "unavailable",
@@ -516,7 +650,7 @@ def test_annotate_command_prints_labels(archived: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["citations"], summary["sources"]) == (7, 3)
-    assert summary["labels"] == {"supported": 2, "partial": 1, "not_found": 1, "unavailable": 3}
+    assert summary["labels"] == {"supported": 1, "partial": 2, "not_found": 1, "unavailable": 3}
 
 
 def test_annotate_command_for_one_article(archived: Path) -> None:
@@ -599,6 +733,7 @@ async def test_canned_query_lists_unsupported_claims(datasette: Datasette) -> No
     assert [(row["position"], row["label"], row["missing"]) for row in rows] == [
         (4, "not_found", None),
         (3, "partial", "15"),
+        (2, "partial", None),  # a paraphrase: found, for a person to read
     ]
 
 
@@ -623,8 +758,8 @@ async def test_label_facet_on_the_view(datasette: Datasette) -> None:
     response = await datasette.client.get("/citations/evidence_view.json?_facet=label")
     facets = response.json()["facet_results"]["label"]["results"]
     assert {item["value"]: item["count"] for item in facets} == {
-        "supported": 2,
-        "partial": 1,
+        "supported": 1,
+        "partial": 2,
         "not_found": 1,
         "unavailable": 3,
     }

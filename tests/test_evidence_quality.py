@@ -64,7 +64,8 @@ def test_evidence_takes_less_time_than_fetching(report: evidence_eval.Report) ->
 @pytest.fixture(scope="module")
 def hard_figures(corpus_pages: list[dict[str, Any]]) -> dict[str, Any]:
     outcomes, _ = evidence_eval.run_hard(evidence_eval.load_pages())
-    return evidence_eval.hard_figures(outcomes)["held_out"]
+    figures: dict[str, Any] = evidence_eval.hard_figures(outcomes)["held_out"]
+    return figures
 
 
 @pytest.mark.parametrize("name", sorted(BASELINE["hard_held_out"]["at_least"]))
@@ -79,3 +80,23 @@ def test_hard_held_out_figure_stays_below_its_ceiling(
     hard_figures: dict[str, Any], name: str
 ) -> None:
     assert hard_figures[name] <= BASELINE["hard_held_out"]["at_most"][name], hard_figures
+
+
+@pytest.fixture(scope="module")
+def fresh_figures(corpus_pages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fresh set, never tuned on (bench/evidence/fresh_claims.json): all held out."""
+    outcomes, _ = evidence_eval.run_hard(
+        evidence_eval.load_pages(), claims_file=evidence_eval.FRESH_CLAIMS
+    )
+    figures: dict[str, Any] = evidence_eval.hard_figures(outcomes)["held_out"]
+    return figures
+
+
+@pytest.mark.parametrize("name", sorted(BASELINE["fresh"]["at_least"]))
+def test_fresh_figure_stays_above_its_floor(fresh_figures: dict[str, Any], name: str) -> None:
+    assert fresh_figures[name] >= BASELINE["fresh"]["at_least"][name], fresh_figures
+
+
+@pytest.mark.parametrize("name", sorted(BASELINE["fresh"]["at_most"]))
+def test_fresh_figure_stays_below_its_ceiling(fresh_figures: dict[str, Any], name: str) -> None:
+    assert fresh_figures[name] <= BASELINE["fresh"]["at_most"][name], fresh_figures
