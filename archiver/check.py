@@ -31,6 +31,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from archiver.db import capture_row, keep_archived_texts, link_status_of
+from archiver.errors import StorageError
 from archiver.evidence import Evidence, claims_citing, for_capture, save_evidence
 from archiver.pipeline import CAPTURED
 from archiver.report import dead_links, status_counts
@@ -88,6 +89,8 @@ class CheckStats:
     extracted: int = 0  # checks that needed the extractor
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
+    #: WARC records could not be written: the run stopped there (what was saved is kept).
+    storage_error: StorageError | None = None
 
 
 # -- which URLs ---------------------------------------------------------------------------------
@@ -263,6 +266,7 @@ def check_urls(
     config: CheckConfig,
     warc_dir: Path,
     executor: Executor | None = None,
+    on_fetched: Callable[[str], None] | None = None,
     on_result: Callable[[CheckResult, CheckStats], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     min_failures: int = 3,
@@ -272,11 +276,15 @@ def check_urls(
 
     A host's next chunk is submitted as soon as its previous one is done (before saving it), so
     the host never waits for SQLite; it still has one chunk in flight. Ctrl-C stops submitting,
-    keeps what was saved and marks the stats ``interrupted``.
+    keeps what was saved and marks the stats ``interrupted``. So does a failure to write WARC
+    records, which the stats keep as ``storage_error``.
 
     Args:
         executor: where ``check_host`` runs; a thread pool of ``config.fetch.concurrency`` if None.
-        on_result: called after each URL's result is saved (progress bars).
+        on_fetched: called with each URL as soon as it is fetched (progress bars): from the
+            checking threads when they are this process's (so it must be thread-safe), else
+            when its chunk comes back.
+        on_result: called after each URL's result is saved.
         clock: "now" for ``checked_at`` and the link status (tests inject it); real time if None.
         min_failures, min_days: the rule for ``dead`` (``rot.link_status``).
     """
@@ -292,7 +300,14 @@ def check_urls(
     def submit(chunk: list[CheckJob]) -> Future[list[CheckResult]]:
         claims = claims_citing(db, [job.url for job in chunk])
         chunk = [replace(_with_texts(db, job), claims=tuple(claims[job.url])) for job in chunk]
-        return pool.submit(check_host, chunk, config, str(warc_dir), extraction=extraction)
+        return pool.submit(
+            check_host,
+            chunk,
+            config,
+            str(warc_dir),
+            extraction=extraction,
+            on_fetched=on_fetched if executor is None else None,
+        )
 
     def save(results: list[CheckResult]) -> None:
         save_check_results(
@@ -303,6 +318,8 @@ def check_urls(
             min_days=min_days,
         )
         for result in results:
+            if executor is not None and on_fetched is not None:  # fetched elsewhere: reported now
+                on_fetched(result.url)
             stats.done += 1
             stats.outcomes[result.outcome] += 1
             stats.drift[result.check["drift"] or "none"] += 1
@@ -314,11 +331,15 @@ def check_urls(
     chunks = chunk_by_host(jobs, lambda job: job.url, size=CHUNK_SIZE)
     run = run_host_chunks(chunks, submit=submit, on_done=save)
     stats.interrupted, stats.errors = run.interrupted, run.errors
+    stats.storage_error = run.storage_error
     pool.shutdown(wait=not run.interrupted, cancel_futures=True)
     if extraction is not None:
         extraction.shutdown()
     if not run.interrupted:
-        close_writers()
+        try:
+            close_writers()
+        except StorageError as error:  # the folder went away after the last write
+            stats.storage_error = stats.storage_error or error
     return stats
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -33,7 +34,7 @@ from archiver.check import (
     parse_duration,
 )
 from archiver.db import DEFAULT_DB, open_db, write_lock
-from archiver.errors import ArchiveBusy, NotAnArchive
+from archiver.errors import ArchiveBusy, NotAnArchive, StorageError
 from archiver.evidence import AnnotateStats, label_counts
 from archiver.evidence import annotate as annotate_evidence
 from archiver.fetch import FetchConfig
@@ -261,6 +262,8 @@ def archive(
         click.echo(json.dumps(summary, indent=2))
     if stats.interrupted:
         _interrupted(f"{stats.done} of {stats.urls} cited URLs saved")
+    if stats.storage_error is not None:
+        _cannot_store(stats.storage_error, f"{stats.done} of {stats.urls} cited URLs saved")
     if report.errors:
         sys.exit(2 if report.usage_error else 1)
 
@@ -330,6 +333,13 @@ def _interrupted(progress: str) -> NoReturn:
     os._exit(130)  # worker threads may sit in a fetch for up to --timeout: do not wait
 
 
+def _cannot_store(error: StorageError, progress: str) -> NoReturn:
+    """WARC records could not be written: one line with the reason, what is kept, what to do."""
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    remedy = "free space" if full else "make sure the folder can be written"
+    raise click.ClickException(f"{error}; {progress}; {remedy} and rerun the same command")
+
+
 def _fetch_with_progress(
     db: Database,
     article_ids: list[int],
@@ -338,7 +348,10 @@ def _fetch_with_progress(
     refresh: bool,
     console: Console,
 ) -> RunStats:
-    """Fetch the cited pages with a progress bar (counts per outcome), then a summary table."""
+    """Fetch the cited pages with a progress bar (counts per outcome), then a summary table.
+
+    The bar moves as each page is fetched; the counts, as they are saved.
+    """
     jobs = frontier(db, article_ids=article_ids, refresh=refresh)
     if not jobs:
         return RunStats()
@@ -354,11 +367,18 @@ def _fetch_with_progress(
     ) as progress:
         task = progress.add_task("fetch", total=len(jobs), outcomes="")
 
-        def advance(result: UrlResult, stats: RunStats) -> None:
+        def saved(result: UrlResult, stats: RunStats) -> None:
             counts = " ".join(f"{k}={v}" for k, v in sorted(stats.outcomes.items()))
-            progress.update(task, completed=stats.done, outcomes=counts)
+            progress.update(task, outcomes=counts)
 
-        stats = archive_urls(db, jobs, config=config, warc_dir=warc_dir, on_result=advance)
+        stats = archive_urls(
+            db,
+            jobs,
+            config=config,
+            warc_dir=warc_dir,
+            on_fetched=lambda url: progress.advance(task),  # thread-safe: Progress locks
+            on_result=saved,
+        )
     table = Table(title="Cited pages", title_justify="left")
     table.add_column("outcome")
     table.add_column("URLs", justify="right")
@@ -525,6 +545,8 @@ def check(
     _print_check_summary(console, summary)
     if stats.interrupted:
         _interrupted(f"{stats.done} of {stats.urls} links checked and saved")
+    if stats.storage_error is not None:
+        _cannot_store(stats.storage_error, f"{stats.done} of {stats.urls} links checked and saved")
     if fail_on_rot and summary["dead"]:
         raise click.ClickException(f"{len(summary['dead'])} dead link(s): {summary['dead'][0]}")
 
@@ -538,7 +560,8 @@ def _check_with_progress(
     dead_after: int,
     dead_days: float,
 ) -> CheckStats:
-    """Check the links with a progress bar showing counts per outcome."""
+    """Check the links with a progress bar: it moves as each link is fetched, and shows the
+    counts per outcome of those saved."""
     with Progress(
         TextColumn("Checking"),
         BarColumn(),
@@ -551,16 +574,17 @@ def _check_with_progress(
     ) as progress:
         task = progress.add_task("check", total=len(jobs), outcomes="")
 
-        def advance(result: CheckResult, stats: CheckStats) -> None:
+        def saved(result: CheckResult, stats: CheckStats) -> None:
             counts = " ".join(f"{k}={v}" for k, v in sorted(stats.outcomes.items()))
-            progress.update(task, completed=stats.done, outcomes=counts)
+            progress.update(task, outcomes=counts)
 
         return check_urls(
             db,
             jobs,
             config=config,
             warc_dir=warc_dir,
-            on_result=advance,
+            on_fetched=lambda url: progress.advance(task),  # thread-safe: Progress locks
+            on_result=saved,
             min_failures=dead_after,
             min_days=dead_days,
         )

@@ -66,6 +66,24 @@ class NotAnArchive(ArchiverError):
     """The ``--db`` file is not an SQLite archive (a text file, another program's data)."""
 
 
+class StorageError(ArchiverError):
+    """WARC records cannot be written to their folder: disk full, read-only, the folder removed.
+
+    Not about one URL: every later write would fail the same way, so a run stops at the first.
+    ``errno`` is the OS error's number when there was one, so callers can tell a full disk.
+    """
+
+    def __init__(self, directory: str, reason: str, *, errno: int | None = None):
+        super().__init__(f"cannot write WARC records to {directory}: {reason}")
+        self.directory = directory
+        self.reason = reason
+        self.errno = errno
+
+    def __reduce__(self) -> tuple[type[StorageError], tuple[str, str], dict[str, int | None]]:
+        # Raised in worker processes too: pickled back to the coordinator with its fields.
+        return StorageError, (self.directory, self.reason), {"errno": self.errno}
+
+
 class FetchError(ArchiverError):
     """A URL could not be fetched; ``outcome`` says why in one of the OUTCOMES words."""
 

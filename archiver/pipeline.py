@@ -20,6 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from archiver.db import keep_archived_texts, save_results
+from archiver.errors import StorageError
 from archiver.evidence import CitedClaim, Evidence, claims_citing
 from archiver.extract import Extracted
 from archiver.fetch import FetchConfig
@@ -112,6 +113,8 @@ class RunStats:
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
+    #: WARC records could not be written: the run stopped there (what was saved is kept).
+    storage_error: StorageError | None = None
 
 
 # -- the frontier ---------------------------------------------------------------------------
@@ -268,15 +271,25 @@ def archive_host(jobs: list[UrlJob], config: FetchConfig, warc_dir: str) -> list
 
 
 def fetch_host(
-    jobs: list[UrlJob], config: FetchConfig, warc_dir: str, extraction: Extraction
+    jobs: list[UrlJob],
+    config: FetchConfig,
+    warc_dir: str,
+    extraction: Extraction,
+    on_fetched: Callable[[str], None] | None = None,
 ) -> list[UrlResult]:
     """``archive_host`` without waiting for the extractions: results may hold running futures.
 
     The local run's threads use this, so a thread goes on to its next chunk while the pages of
-    the last one are still extracted; ``settle`` waits for them.
+    the last one are still extracted; ``settle`` waits for them. ``on_fetched`` is called with
+    each URL once it is fetched and written, from this thread.
     """
     writer = process_writer(warc_dir)
-    return [_archive_one(job, config, writer, extraction) for job in jobs]
+    results = []
+    for job in jobs:
+        results.append(_archive_one(job, config, writer, extraction))
+        if on_fetched is not None:
+            on_fetched(job.url)
+    return results
 
 
 def settle(results: list[UrlResult]) -> Future[list[UrlResult]]:
@@ -297,16 +310,21 @@ def archive_urls(
     config: FetchConfig,
     warc_dir: Path,
     executor: Executor | None = None,
+    on_fetched: Callable[[str], None] | None = None,
     on_result: Callable[[UrlResult, RunStats], None] | None = None,
 ) -> RunStats:
     """Fetch every job, host by host in parallel, and record the results as they come.
 
     Each host has at most one chunk in flight; Ctrl-C stops submitting, keeps what was saved,
-    and marks the stats ``interrupted``.
+    and marks the stats ``interrupted``. So does a failure to write WARC records, which the
+    stats keep as ``storage_error``.
 
     Args:
         executor: where ``archive_host`` runs; a thread pool of ``config.concurrency`` if None.
-        on_result: called after each URL's result is saved (progress bars).
+        on_fetched: called with each URL as soon as it is fetched (progress bars): from the
+            fetching threads when they are this process's (so it must be thread-safe), else
+            when its chunk comes back.
+        on_result: called after each URL's result is saved.
     """
     stats = RunStats(urls=len(jobs))
     if not jobs:
@@ -325,13 +343,15 @@ def archive_urls(
 
     def submit(chunk: list[UrlJob]) -> Future[list[UrlResult]]:
         if extraction is not None:  # threads of this process: extraction goes on after them
-            return pool.submit(fetch_host, chunk, config, str(warc_dir), extraction)
+            return pool.submit(fetch_host, chunk, config, str(warc_dir), extraction, on_fetched)
         return pool.submit(archive_host, chunk, config, str(warc_dir))
 
     def save(results: list[UrlResult]) -> None:
         save_results(db, results)
         release_free_memory()  # the chunk's bodies and rows are gone; keep RSS near the heap
         for result in results:
+            if executor is not None and on_fetched is not None:  # fetched elsewhere: reported now
+                on_fetched(result.url)
             stats.done += 1
             stats.outcomes[result.outcome] += 1
             stats.unchanged += result.check is not None
@@ -345,11 +365,15 @@ def archive_urls(
         settle=settle if extraction is not None else None,
     )
     stats.interrupted, stats.errors = run.interrupted, run.errors
+    stats.storage_error = run.storage_error
     pool.shutdown(wait=not run.interrupted, cancel_futures=True)
     if extraction is not None:
         extraction.shutdown()
     if not run.interrupted:
-        close_writers()
+        try:
+            close_writers()
+        except StorageError as error:  # the folder went away after the last write
+            stats.storage_error = stats.storage_error or error
     if refreshing:
         keep_archived_texts(db)
     return stats

@@ -29,7 +29,8 @@ import logging
 import posixpath
 import secrets
 import threading
-from concurrent.futures import Future
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -330,6 +331,8 @@ def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
     try:
         try:
             page, evidence = pending.extracted.result()
+        except CancelledError:  # Ctrl-C: nothing failed, and the chunk is not saved
+            raise
         except Exception as error:  # its worker process died twice: cannot tell, look again
             LOGGER.warning("%s: %s%s", job.url, TEXT_NOT_EXTRACTED, error)
             row.update(similarity=None, drift=None, error=f"{TEXT_NOT_EXTRACTED}{error}")
@@ -364,6 +367,7 @@ def check_host(
     warc_dir: str,
     *,
     extraction: Extraction | None = None,
+    on_fetched: Callable[[str], None] | None = None,
 ) -> list[CheckResult]:
     """Check URLs of one host, one after another (the fetcher keeps the politeness).
 
@@ -372,6 +376,7 @@ def check_host(
         config: check options.
         warc_dir: where this process writes new snapshots (opened only if one is needed).
         extraction: shared by the threads of a run; inline extraction when None.
+        on_fetched: called with each URL once it is fetched, from this thread (progress bars).
 
     Returns:
         One ``CheckResult`` per job, in order.
@@ -381,6 +386,8 @@ def check_host(
     try:
         for job in jobs:
             judged.append(_check_one(job, worker))
+            if on_fetched is not None:
+                on_fetched(job.url)
         return [_finish(r, worker) if isinstance(r, _Pending) else r for r in judged]
     finally:
         for item in judged:  # kept open only if something failed (closing twice is harmless)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from archiver.errors import StorageError
+
 LOGGER = logging.getLogger(__name__)
 
 #: URLs of one host handed to a worker at a time: small enough that a kill loses little.
@@ -48,6 +50,8 @@ class HostRun:
 
     interrupted: bool = False
     errors: list[str] = field(default_factory=list)
+    #: The first failure to write WARC records, which stopped the run.
+    storage_error: StorageError | None = None
 
 
 def run_host_chunks(
@@ -64,6 +68,8 @@ def run_host_chunks(
     the host handed on, such as extraction in worker processes), so no host waits for the
     extraction backlog either. A chunk that raises is logged and counted, the others go on.
     Ctrl-C stops submitting, cancels what has not started and marks the run ``interrupted``.
+    A ``StorageError`` does the same, since every later chunk would fail alike, but waits for
+    the chunks already running and saves those that succeed; it becomes ``storage_error``.
 
     Args:
         settle: given a host's results, a future of the results ready to save; None: ready.
@@ -76,9 +82,19 @@ def run_host_chunks(
         if chunks[host]:
             running[submit(chunks[host].popleft())] = host
 
+    def stop(error: StorageError) -> None:
+        run.storage_error = run.storage_error or error
+        for queue in chunks.values():
+            queue.clear()
+        for future in [future for future in running if future.cancel()]:
+            del running[future]
+
     def outcome(future: Future[list[Result]], host: str) -> list[Result] | None:
         try:
             return future.result()
+        except StorageError as error:  # the disk, not the chunk: the user is told once, at the end
+            stop(error)
+            return None
         except Exception as error:  # a bug in one chunk must not lose the others
             LOGGER.exception("work on %s failed", host)
             run.errors.append(f"{host}: {error}")
@@ -94,8 +110,8 @@ def run_host_chunks(
                     results = outcome(future, settling.pop(future))
                 else:
                     host = running.pop(future)
-                    next_chunk(host)
                     results = outcome(future, host)
+                    next_chunk(host)
                     if results is not None and settle is not None:
                         settling[settle(results)] = host
                         continue

@@ -14,15 +14,24 @@ Files and crash safety, following the Heritrix conventions:
 * Each record is its own gzip member (the WARC "record-at-a-time compression" of ISO 28500 annex
   D), so a reader can seek to a record's offset. After each fetch the file is flushed and fsynced:
   a ``kill -9`` or a power cut loses at most the fetch in flight.
+* A writer holds an exclusive ``flock`` on its ``.open`` file for as long as it writes it; the
+  kernel releases it when the process dies, ``kill -9`` included. That lock, not the pid in the
+  name, tells a live writer from a dead one: pids are reused, quickly in containers, and a new
+  process with a dead writer's pid once kept its file ``.open`` for good.
+* After each fetch the writer also makes sure its file is still where the rows will point: a
+  folder removed or moved mid-run is a ``StorageError`` at once, like a full disk, not a loss
+  found at the end.
 * Recovery: a complete gzip member (its CRC-32 and size trailer verified by zlib) is a complete
   record, because the writer ends a member only after the record's last byte. ``repair`` walks the
   members of a leftover ``.open`` file, truncates it after the last complete one and renames it;
-  ``recover_open_files`` does that for the files of dead writers found in a directory.
+  ``recover_open_files`` does that for the files no writer holds found in a directory.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import io
 import logging
@@ -46,6 +55,7 @@ from warcio.warcwriter import WARCWriter as _WarcioWriter
 from zlib_ng import zlib_ng
 
 from archiver import __version__
+from archiver.errors import StorageError
 from archiver.records import Exchange, FetchResult
 
 LOGGER = logging.getLogger(__name__)
@@ -68,9 +78,6 @@ _NAME_RE = re.compile(
     r"^(?P<prefix>.+?)-(?P<ts>\d{17})-(?P<host>.+)-(?P<pid>\d+)-(?P<token>[0-9a-f]+)"
     r"-(?P<serial>\d{5,})\.warc\.gz(?:\.open)?$"
 )
-#: Paths of ``.open`` files held by live writers in this process (recovery must not touch them).
-_LIVE_PATHS: set[Path] = set()
-_LIVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -185,8 +192,9 @@ class _GzipMemberPerRecord:
     0.8% larger.
     """
 
-    def __init__(self, out: IO[bytes], level: int = 6) -> None:
+    def __init__(self, out: IO[bytes], directory: Path, level: int = 6) -> None:
         self.out = out
+        self.directory = directory
         self.level = level
         self._compressor = self._new()
 
@@ -194,13 +202,24 @@ class _GzipMemberPerRecord:
         return zlib_ng.compressobj(self.level, zlib_ng.DEFLATED, zlib_ng.MAX_WBITS + 16)
 
     def write(self, data: bytes) -> int:
-        self.out.write(self._compressor.compress(data))
+        try:
+            self.out.write(self._compressor.compress(data))
+        except OSError as error:  # only the file's own errors: the body is read by the caller
+            raise _unwritable(self.directory, error) from error
         return len(data)
 
     def flush(self) -> None:
-        self.out.write(self._compressor.flush())
-        self._compressor = self._new()
-        self.out.flush()
+        try:
+            self.out.write(self._compressor.flush())
+            self._compressor = self._new()
+            self.out.flush()
+        except OSError as error:
+            raise _unwritable(self.directory, error) from error
+
+
+def _unwritable(directory: Path, error: OSError) -> StorageError:
+    """The ``StorageError`` for an OS error met writing WARC records into ``directory``."""
+    return StorageError(str(directory), error.strerror or str(error), errno=error.errno)
 
 
 class WarcWriter:
@@ -234,7 +253,10 @@ class WarcWriter:
         if "/" in prefix or os.sep in prefix:
             raise ValueError(f"prefix must not contain a path separator: {prefix!r}")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a file in its place, a read-only parent
+            raise _unwritable(self.directory, error) from error
         self.prefix = prefix
         self.max_bytes = max_bytes
         self.warc_version = warc_version
@@ -350,30 +372,44 @@ class WarcWriter:
         return self._write_atomically(write_all)
 
     def close(self) -> None:
-        """Finish the current file (flush, fsync, rename from ``.open``). Safe to call twice."""
+        """Finish the current file (flush, fsync, rename from ``.open``). Safe to call twice.
+
+        Raises:
+            StorageError: the file could not be finished; it stays ``.open`` for recovery.
+        """
         with self._lock:
-            self._finish_file()
             self.closed = True
+            self._finish_file()
 
     # -- files -------------------------------------------------------------------------------
     def _write_atomically(self, write: Callable[[], list[RecordRef]]) -> list[RecordRef]:
-        """Run ``write`` so that a fetch lands whole or not at all, then sync and maybe rotate."""
+        """Run ``write`` so that a fetch lands whole or not at all, then sync and maybe rotate.
+
+        Raises:
+            StorageError: the records cannot be written (disk full, folder gone); the file is
+                let go (``_abandon_file``) and the next write starts a new one.
+        """
         with self._lock:
             if self.closed:
                 raise ValueError("write to a closed WarcWriter")
-            self._ensure_file()
-            assert self._file is not None
-            start = self._file.tell()
+            start = 0
             try:
+                self._ensure_file()
+                assert self._file is not None
+                start = self._file.tell()
                 refs = write()
+                self._sync()
+            except StorageError:
+                self._abandon_file(start)
+                raise
             except BaseException:
                 # A half-written gzip member would make every later record unreadable: cut it off.
                 LOGGER.exception("WARC write failed; truncating %s to %d", self._open_path, start)
-                self._file.seek(start)
-                self._file.truncate(start)
-                self._sync()
+                if self._file is not None:
+                    self._file.seek(start)
+                    self._file.truncate(start)
+                    self._sync()
                 raise
-            self._sync()
             if self._file.tell() >= self.max_bytes:
                 self._finish_file()
             return refs
@@ -396,41 +432,86 @@ class WarcWriter:
                 handle = open(open_path, "xb")  # noqa: SIM115 -- lives until _finish_file
             except FileExistsError:
                 continue
-            break
-        with _LIVE_LOCK:
-            _LIVE_PATHS.add(open_path.resolve())
+            except OSError as error:
+                raise _unwritable(self.directory, error) from error
+            # Between open and lock the empty file looks dead: a recovery that took it then
+            # removes it, so it is not ours to write unless the lock and the name are.
+            try:
+                ours = _try_lock(handle) is not False and _same_file(handle, open_path)
+            except OSError as error:
+                handle.close()
+                raise _unwritable(self.directory, error) from error
+            if ours:
+                break
+            handle.close()
         self._file = handle
         self._open_path = open_path
         self._final_path = final_path
         self.paths.append(final_path)
         self._writer = _WarcioWriter(
-            _GzipMemberPerRecord(handle), gzip=False, warc_version=self.warc_version
+            _GzipMemberPerRecord(handle, self.directory), gzip=False, warc_version=self.warc_version
         )
         self._write_record(self._writer.create_warcinfo_record(name, self._warcinfo()))
         self._sync()
         LOGGER.info("started WARC file %s", open_path)
 
     def _finish_file(self) -> None:
+        """Sync the file and rename it from ``.open`` while it is still locked, then let go."""
         if self._file is None:
             return
         assert self._open_path is not None and self._final_path is not None
-        self._sync()
-        self._file.close()
-        os.replace(self._open_path, self._final_path)
+        try:
+            self._sync()
+            try:
+                os.replace(self._open_path, self._final_path)
+            except OSError as error:
+                raise _unwritable(self.directory, error) from error
+        except StorageError:
+            self._abandon_file(None)
+            raise
+        self._file.close()  # releases the lock
         _fsync_directory(self.directory)
-        with _LIVE_LOCK:
-            _LIVE_PATHS.discard(self._open_path.resolve())
         LOGGER.info("finished WARC file %s", self._final_path)
         self._file = None
         self._writer = None
         self._open_path = None
         self._final_path = None
 
+    def _abandon_file(self, cut_at: int | None) -> None:
+        """Let go of a file that cannot be written: it stays ``.open`` and unlocked, so the next
+        recovery repairs it, and the next write starts a new file.
+
+        The failed fetch is cut off at ``cut_at`` where the file still allows it; where not,
+        the repair cuts the torn record instead.
+        """
+        handle = self._file
+        self._file = None
+        self._writer = None
+        self._open_path = None
+        self._final_path = None
+        if handle is None:
+            return
+        if cut_at is not None:
+            with contextlib.suppress(OSError):
+                handle.seek(cut_at)
+                handle.truncate(cut_at)
+        with contextlib.suppress(OSError):  # the buffered bytes are the failed fetch's
+            handle.close()
+
     def _sync(self) -> None:
-        assert self._file is not None
-        self._file.flush()
-        if self.fsync:
-            os.fsync(self._file.fileno())
+        """Flush and fsync, then make sure the file is still where the rows will point."""
+        assert self._file is not None and self._open_path is not None
+        try:
+            self._file.flush()
+            if self.fsync:
+                os.fsync(self._file.fileno())
+            in_place = _same_file(self._file, self._open_path)
+        except OSError as error:
+            raise _unwritable(self.directory, error) from error
+        if not in_place:
+            raise StorageError(
+                str(self.directory), f"{self._open_path.name} was moved or deleted while written"
+            )
 
     def _warcinfo(self) -> dict[str, str]:
         version = self.warc_version.removeprefix("WARC/")
@@ -691,36 +772,57 @@ def repair(path: Path) -> Path | None:
 def recover_open_files(directory: Path, *, force: bool = False) -> list[Path]:
     """Repair ``.open`` files left in ``directory`` by writers that died.
 
-    A file is repaired only when its writer is surely gone: it ran on this host under a pid that no
-    longer exists (or is this process, which does not hold it). Files from other hosts, or with
-    names this module did not make, are left alone unless ``force`` is true, since their writer
-    may still be running. Returns the repaired files' paths.
+    A file is repaired only when no writer holds its lock: a live writer, in this process or
+    another, always does, and the kernel lets go of a dead one's. That is certain on this host
+    only (a lock over NFS may not be seen by every client), so files named for other hosts, or
+    with names this module did not make, are left alone unless ``force`` is true. Returns the
+    repaired files' paths.
     """
     repaired: list[Path] = []
     for path in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
-        if not force and not _writer_is_dead(path):
-            LOGGER.info("leaving %s alone: its writer may be alive", path)
+        if not force and not _named_for_this_host(path):
+            LOGGER.info("leaving %s alone: written on another host, or not by the archiver", path)
             continue
-        result = repair(path)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 -- holds the lock while repairing
+        except FileNotFoundError:  # another run's recovery finished it meanwhile
+            continue
+        with handle:
+            if not _try_lock(handle) or not _same_file(handle, path):
+                LOGGER.info("leaving %s alone: its writer may be alive", path)
+                continue
+            result = repair(path)
         if result is not None:
             repaired.append(result)
     return repaired
 
 
-def _writer_is_dead(path: Path) -> bool:
-    with _LIVE_LOCK:
-        if path.resolve() in _LIVE_PATHS:
-            return False
+def _named_for_this_host(path: Path) -> bool:
     match = _NAME_RE.match(path.name)
-    if match is None or match["host"] != _safe_host(socket.gethostname()):
-        return False
-    pid = int(match["pid"])
-    if pid == os.getpid():
-        return True  # not in _LIVE_PATHS, so no writer of ours holds it
+    return match is not None and match["host"] == _safe_host(socket.gethostname())
+
+
+def _try_lock(handle: IO[bytes]) -> bool | None:
+    """Take the exclusive lock of an open WARC file without waiting.
+
+    Returns:
+        True when taken, False when another open file (a live writer, a recovery) holds it,
+        None when the file system has no locks (an NFS mount without lockd): then a writer
+        goes on unlocked and recovery, which cannot tell, leaves the file alone.
+    """
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # exists, owned by someone else
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return False
-    return False
+    except OSError as error:
+        LOGGER.info("no lock for %s: %s", handle.name, error.strerror or error)
+        return None
+    return True
+
+
+def _same_file(handle: IO[bytes], path: Path) -> bool:
+    """Does ``path`` still name the file ``handle`` has open (not removed, moved or replaced)?"""
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return False

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from archiver.errors import StorageError
 from archiver.evidence import CitedClaim, Evidence
 from archiver.extract import Extracted, read_extractable
 from archiver.extraction_process import extract_and_trim, extract_with_evidence, start_worker
@@ -89,11 +90,21 @@ def worker_fetch(
 
 
 def close_writers() -> None:
-    """Finish this process's WARC files (rename from ``.open``)."""
+    """Finish this process's WARC files (rename from ``.open``).
+
+    Raises:
+        StorageError: the first file that could not be finished; every other one still is.
+    """
+    failed: StorageError | None = None
     with _shared_lock:
         for writer in _writers.values():
-            writer.close()
+            try:
+                writer.close()
+            except StorageError as error:
+                failed = failed or error
         _writers.clear()
+    if failed is not None:
+        raise failed
 
 
 def final_response(refs: list[RecordRef]) -> RecordRef | None:
@@ -121,6 +132,7 @@ class Extraction:
         self._lock = threading.Lock()
         self._queued = 0  # bytes submitted to the pool and not done
         self._room = threading.Condition()
+        self._closed = False  # shut down: what is asked for now is cancelled (Ctrl-C)
 
     def submit(self, result: FetchResult) -> Future[Extracted]:
         """Extract ``result``'s body (read now, so the result may be closed before it is done)."""
@@ -182,9 +194,12 @@ class Extraction:
 
         try:
             self._live_pool_submit(call).add_done_callback(landed)
-        except Exception as error:  # no new pool could be started
+        except Exception as error:  # the run is over (Ctrl-C), or no new pool could be started
             self._release(size)
-            done.set_exception(error)
+            if self._closed:  # a fetching thread that finished after Ctrl-C: nothing failed
+                done.cancel()
+            else:
+                done.set_exception(error)
 
     def _live_pool_submit(self, call: Callable[[], Done]) -> Future[Done]:
         with self._lock:
@@ -195,6 +210,8 @@ class Extraction:
                 return pool.submit(call)
         except BrokenProcessPool:
             with self._lock:
+                if self._closed:
+                    raise
                 if self.pool is pool:
                     LOGGER.warning("an extraction worker process died; starting new ones")
                     pool.shutdown(wait=False, cancel_futures=True)
@@ -223,7 +240,11 @@ class Extraction:
             self._room.notify()
 
     def shutdown(self) -> None:
-        """Wait for running extractions (seconds at most) and stop the workers."""
+        """Wait for running extractions (seconds at most) and stop the workers.
+
+        The queued extractions are cancelled, and so is any asked for afterwards.
+        """
+        self._closed = True
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 

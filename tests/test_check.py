@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from click.testing import CliRunner, Result
 from datasette.app import Datasette
 from webserver import Handler, WebServer, text
 
-from archiver.check import CheckConfig, CheckStats, check_frontier, check_urls
+from archiver.check import CheckConfig, CheckResult, CheckStats, check_frontier, check_urls
 from archiver.cli import cli
 from archiver.db import open_db
 from archiver.fetch import FetchConfig
@@ -31,6 +32,8 @@ PARAGRAPHS = [
     "decades, and that the volumes forecast by the consultants were never realistic.",
 ]
 FETCH = ["--allow-private-addresses", "--delay", "0", "--timeout", "5"]
+#: Bounds a wait for an event, so a hang fails the test; no assertion depends on it.
+FAILSAFE = 60.0
 DAY0 = datetime(2024, 3, 1, 9, tzinfo=UTC)
 
 
@@ -703,6 +706,52 @@ def test_any_executor_can_run_the_hosts(
     assert dict(stats.outcomes) == {"ok": 1, "not_found": 1} and stats.captured == 1
     assert not list((tmp_path / "warc").glob("*.open"))
     assert Path(db["captures"].get(2)["warc_path"]).exists()
+
+
+def test_progress_is_reported_per_link_before_its_chunk_is_saved(
+    tmp_path: Path, web_server: WebServer, db_path: Path
+) -> None:
+    """Three links of one host are one chunk, saved together; the bar moves as each is fetched:
+    the server holds the second page until the first was reported."""
+    body = article_html(PARAGRAPHS)
+    reported = threading.Event()
+    fetched: list[str] = []
+    saved: list[int] = []  # how many had been reported at each save
+    when_held: list[tuple[bool, int, int]] = []
+
+    def second_held(h: Handler) -> None:
+        if h.path == "/page/1":
+            when_held.append((reported.wait(FAILSAFE), len(fetched), len(saved)))
+        if h.path.rsplit("/", 1)[1].isdigit():
+            h.respond(200, body)
+        else:  # the made-up path that probes for soft 404s
+            h.respond(404, b"<html><body>no such page</body></html>")
+
+    web_server.routes["/page/"] = page(PARAGRAPHS)
+    archive(tmp_path, db_path, web_server, [f"/page/{i}" for i in range(3)])
+    web_server.routes["/page/"] = second_held
+    db = open_db(db_path)
+    jobs = check_frontier(db)
+
+    def on_fetched(url: str) -> None:
+        fetched.append(url)
+        reported.set()
+
+    def on_result(result: CheckResult, stats: CheckStats) -> None:
+        saved.append(len(fetched))
+
+    config = CheckConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
+    check_urls(
+        db,
+        jobs,
+        config=config,
+        warc_dir=tmp_path / "warc",
+        on_fetched=on_fetched,
+        on_result=on_result,
+    )
+    assert when_held == [(True, 1, 0)]
+    assert fetched == [job.url for job in jobs]
+    assert saved == [3, 3, 3]
 
 
 # -- Datasette -----------------------------------------------------------------------------------

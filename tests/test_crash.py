@@ -7,6 +7,7 @@ changes how long the tests take, never what they see.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -23,10 +24,12 @@ from pathlib import Path
 import pytest
 from webserver import Behaviour, Handler, WebServer
 
+from archiver import check, revisit
 from archiver.db import open_db
+from archiver.records import FetchResult
 from archiver.scheduling import CHUNK_SIZE
 from archiver.warc import read_records
-from archiver.workers import MAX_QUEUED_BYTES
+from archiver.workers import MAX_QUEUED_BYTES, Extraction
 
 #: Over 64 KB, so a record decompresses to more than one read of the WARC repair (a record that
 #: size once made the rerun's repair of the torn file crash); one paragraph, quick to extract.
@@ -222,10 +225,10 @@ def resume(pids: list[int]) -> None:
             os.kill(pid, signal.SIGCONT)
 
 
-def assert_only_interrupted(stderr: str) -> None:
+def assert_only_interrupted(stderr: str, saved: str = "cited URLs saved") -> None:
     """Ctrl-C prints one line: what was saved and how to go on; no warning, no traceback."""
     assert re.fullmatch(
-        r"Interrupted: \d+ of \d+ cited URLs saved; rerun the same command to finish\.\n", stderr
+        rf"Interrupted: \d+ of \d+ {saved}; rerun the same command to finish\.\n", stderr
     ), stderr
 
 
@@ -319,3 +322,108 @@ def test_an_extraction_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> No
     assert captured.fetchone()[0] == len(run.urls)
     with_text = db.execute("select count(*) from sources where text is not null").fetchone()[0]
     assert with_text == len(run.urls)
+
+
+def test_ctrl_c_while_checks_wait_for_extraction_prints_one_line(tmp_path: Path) -> None:
+    """``archiver check`` waits for its extractions in the checking threads, not through
+    ``when_all_done``: Ctrl-C cancels those still queued, which is no failure either, so no
+    'text not extracted' warning (issue 11).
+
+    Every page is missing when archived and there when checked, so every check extracts its
+    page. Two hosts start the extraction workers, which are then paused, and queue more pages
+    than the workers and their call queue can hold; only then does the third host fetch its
+    pages. The pool hands work out in order, so all of the third host's extractions are still
+    queued, and its thread waits for the first of them, when Ctrl-C comes.
+    """
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        pytest.skip("extraction runs in worker processes only on more than one core")
+    fillers, victim = HOSTS[:2], HOSTS[2]
+    # Pages the two first hosts fetch before the pause: the inline extractions, then one for
+    # each worker the pool starts.
+    start = Gate(-(-(revisit.POOL_AFTER - 1 + cores) // len(fillers)))
+    last = check.CHUNK_SIZE - 1  # one chunk per host
+    # Held by the workers and their call queue (cores + 1) once paused, at most; the first
+    # hosts queue more than that before the third host's first page.
+    if len(fillers) * last - (revisit.POOL_AFTER - 1) <= 2 * cores + 1:
+        pytest.skip(f"{cores} cores: two hosts' pages cannot fill the extraction queue")
+    live = threading.Event()
+    third = Gate(0)
+
+    def page(gate: Gate) -> Behaviour:
+        def behaviour(h: Handler) -> None:
+            number = h.path.rsplit("/", 1)[1]
+            if not (live.is_set() and number.isdigit()):  # also soft-404 probes' made-up paths
+                h.respond(404, b"<html><body>no such page</body></html>")
+                return
+            gate.pass_through(int(number))
+            h.respond(200, PAGE)
+
+        return behaviour
+
+    with ExitStack() as stack:
+        first_hosts = [stack.enter_context(WebServer(h, {"/slow/": page(start)})) for h in fillers]
+        last_host = stack.enter_context(WebServer(victim, {"/slow/": page(third)}))
+        stack.callback(start.open)
+        stack.callback(third.open)
+        servers = [*first_hosts, last_host]
+        urls = [s.url(f"/slow/{i}") for i in range(check.CHUNK_SIZE) for s in servers]
+        article = tmp_path / "article.md"
+        article.write_text(
+            " ".join(f"Claim {i} [src]({u})." for i, u in enumerate(urls)), encoding="utf-8"
+        )
+        options = ["--db", str(tmp_path / "citations.db"), "--warc-dir", str(tmp_path / "warc")]
+        options += ["--allow-private-addresses", "--delay", "0", "--timeout", str(FAILSAFE)]
+        options += ["--silent"]
+        command = [sys.executable, "-m", "archiver"]
+        archived = subprocess.run(
+            [*command, "archive", str(article), *options], capture_output=True, timeout=FAILSAFE
+        )
+        assert archived.returncode == 0, archived.stderr
+        archived_requests = len(last_host.requests)
+        live.set()
+        process = subprocess.Popen(
+            [*command, "check", *options], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        stack.callback(process.wait)
+        stack.callback(process.kill)
+        start.wait_for_arrivals(len(fillers))
+        wait_for(lambda: len(extraction_workers(process.pid)) == cores, "the extraction workers")
+        workers = extraction_workers(process.pid)
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        stack.callback(resume, workers)
+        start.open()
+        # Asking for its last page, a host has queued the extractions of all the others.
+        start.wait_for_arrivals(len(fillers) * (check.CHUNK_SIZE - start.first))
+        third.open()
+
+        def last_page_answered() -> bool:
+            checked = last_host.requests[archived_requests:]
+            return any(r.path == f"/slow/{last}" and r.ended for r in checked)
+
+        wait_for(last_page_answered, "the third host's last page")
+        os.kill(process.pid, signal.SIGINT)
+        resume(workers)
+        _, stderr = process.communicate(timeout=FAILSAFE)
+    assert process.returncode == 130
+    assert_only_interrupted(stderr.decode(), "links checked and saved")
+
+
+def test_a_page_handed_on_after_ctrl_c_is_cancelled_not_failed() -> None:
+    """Ctrl-C stops the extraction workers while the fetching threads finish the pages they are
+    on: a page handed on afterwards is cancelled like the queued ones, not failed with 'text
+    not extracted: cannot schedule new futures after shutdown' (issue 11)."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("extraction runs in worker processes only on more than one core")
+
+    def fetched(number: int) -> FetchResult:
+        url = f"http://example.test/{number}"
+        return FetchResult(
+            url, "ok", "2026-11-28T00:00:00Z", content_type="text/html", body=io.BytesIO(PAGE)
+        )
+
+    extraction = Extraction(after=1)
+    assert extraction.submit(fetched(1)).result(timeout=FAILSAFE).title == "Held"  # in a worker
+    extraction.shutdown()
+    assert extraction.submit(fetched(2)).cancelled()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import errno
 import gzip
 import hashlib
+import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -582,3 +585,123 @@ def test_recover_leaves_another_hosts_file_alone(killed_writer_dir: Path) -> Non
     shutil.move(leftover, foreign)
     assert recover_open_files(killed_writer_dir) == []
     assert recover_open_files(killed_writer_dir, force=True) == [foreign.with_suffix("")]
+
+
+def named_for_pid(path: Path, pid: int) -> Path:
+    """``path`` renamed to carry ``pid`` where its writer's pid goes."""
+    renamed = path.with_name(
+        re.sub(r"-\d+(-[0-9a-f]+-\d{5}\.warc\.gz\.open)$", rf"-{pid}\1", path.name)
+    )
+    assert renamed != path
+    return path.rename(renamed)
+
+
+def test_recover_repairs_an_unlocked_file_named_for_a_live_pid(killed_writer_dir: Path) -> None:
+    """pids are reused, quickly in containers: a process that now has the dead writer's pid
+    does not hold its file, so the file is repaired (it once stayed ``.open`` for good)."""
+    (leftover,) = killed_writer_dir.glob("*.open")
+    with subprocess.Popen(["sleep", "600"]) as other:
+        try:
+            reused = named_for_pid(leftover, other.pid)
+            repaired = recover_open_files(killed_writer_dir)
+        finally:
+            other.kill()
+    assert repaired == [reused.with_suffix("")]
+    assert read_records(repaired[0]).count == 3
+
+
+LOCK_HOLDER = textwrap.dedent(
+    """
+    import fcntl, sys
+    handle = open(sys.argv[1], "rb")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_recover_leaves_a_locked_file_alone_until_its_holder_dies(killed_writer_dir: Path) -> None:
+    """The lock, not the name, says a writer is alive: here the name carries this very
+    process's pid, none of whose writers holds the file, and another process holds its lock."""
+    (leftover,) = killed_writer_dir.glob("*.open")
+    held = named_for_pid(leftover, os.getpid())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(held)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        assert recover_open_files(killed_writer_dir) == []
+        assert held.exists()
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert recover_open_files(killed_writer_dir) == [held.with_suffix("")]
+
+
+FILE_TOO_LARGE = textwrap.dedent(
+    """
+    import json, random, resource, signal, sys, tempfile
+    from pathlib import Path
+    from archiver.errors import StorageError
+    from archiver.records import Exchange, FetchResult
+    from archiver.warc import WarcWriter, recover_open_files
+
+    def fetch(number):
+        body = tempfile.SpooledTemporaryFile()
+        body.write(random.Random(number).randbytes(20_000))  # incompressible
+        body.seek(0)
+        hop = Exchange(url=f"https://example.org/{number}", method="GET", request_headers=[],
+                       status_code=200, reason="OK", http_version="HTTP/1.1",
+                       response_headers=[("Content-Type", "application/octet-stream")],
+                       raw_body=body, started_at="2026-11-28T17:46:23Z")
+        return FetchResult(url=hop.url, outcome="ok", captured_at=hop.started_at, exchanges=[hop])
+
+    directory = Path(sys.argv[1])
+    writer = WarcWriter(directory)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, hard))
+    written = 0
+    try:
+        while True:
+            writer.write_fetch(fetch(written))
+            written += 1
+    except StorageError as error:
+        failure = {"errno": error.errno, "message": str(error)}
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # room again
+    recovered = [str(path) for path in recover_open_files(directory)]
+    [after] = writer.write_fetch(fetch(written))[:1]
+    writer.close()
+    print(json.dumps({"written": written, "failure": failure, "recovered": recovered,
+                      "after": str(after.path)}))
+    """
+)
+
+
+def test_a_write_the_file_system_refuses_is_a_storage_error(tmp_path: Path) -> None:
+    """A real OS write failure (EFBIG past RLIMIT_FSIZE, as ENOSPC on a full disk): a typed
+    error naming the folder and the reason; the writer lets go of the file, which recovery
+    repairs to the fetches written before, and its next write starts a new file."""
+    child = subprocess.run(
+        [sys.executable, "-c", FILE_TOO_LARGE, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout)
+    assert report["failure"] == {
+        "errno": errno.EFBIG,
+        "message": f"cannot write WARC records to {tmp_path}: File too large",
+    }
+    [recovered] = map(Path, report["recovered"])
+    scan = read_records(recovered)
+    assert (scan.count, scan.torn) == (1 + 2 * report["written"], False)
+    after = Path(report["after"])
+    assert after != recovered
+    assert [r.type for r in read_back(after)] == ["warcinfo", "response", "request"]
