@@ -21,9 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlite_utils import Database
 
-from archiver import __version__, publish
-from archiver.archive import fetch_summary, ingest_sources
-from archiver.check import (
+from archiver import __version__
+from archiver.errors import ArchiveBusy, NotAnArchive, StorageError
+from archiver.evidence.find import AnnotateStats, label_counts
+from archiver.evidence.find import annotate as annotate_evidence
+from archiver.net.fetch import FetchConfig
+from archiver.publish import serve as publish
+from archiver.publish.report import write_report
+from archiver.run.archive import RunStats, UrlResult, archive_urls, frontier
+from archiver.run.check import (
     CheckConfig,
     CheckJob,
     CheckResult,
@@ -33,14 +39,9 @@ from archiver.check import (
     check_urls,
     parse_duration,
 )
-from archiver.db import DEFAULT_DB, open_db, write_lock
-from archiver.errors import ArchiveBusy, NotAnArchive, StorageError
-from archiver.evidence import AnnotateStats, label_counts
-from archiver.evidence import annotate as annotate_evidence
-from archiver.fetch import FetchConfig
-from archiver.memory import limit_arenas
-from archiver.pipeline import RunStats, UrlResult, archive_urls, frontier
-from archiver.report import write_report
+from archiver.run.ingest import fetch_summary, ingest_sources
+from archiver.run.memory import limit_arenas
+from archiver.store.db import DEFAULT_DB, open_db, write_lock
 
 DEFAULT_WARC_DIR = Path("db/warc")
 #: Longest delay, timeout or window in seconds an option accepts (a day): anything longer is a
@@ -197,7 +198,7 @@ def _setup_logging(verbose: int) -> None:
 @click.version_option(__version__, prog_name="archiver")
 def cli() -> None:
     """An annotated citation archive: claims, captured sources and evidence, in SQLite."""
-    limit_arenas()  # before any fetching thread starts (archiver/memory.py says why)
+    limit_arenas()  # before any fetching thread starts (archiver/run/memory.py says why)
 
 
 @cli.command()

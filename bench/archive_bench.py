@@ -362,11 +362,11 @@ def run_archiver(urls: list[str], pool: list[str], args: argparse.Namespace) -> 
 
 
 def extraction_cpu(bodies: Iterator[tuple[str, bytes]]) -> tuple[float, float]:
-    """CPU seconds of archiver.extract.extract (what the archiver's workers run: trafilatura,
+    """CPU seconds of archiver.capture.extract.extract (what the archiver's workers run: trafilatura,
     a baseline pass, a language guess) and of bare trafilatura (the floor) on the same bodies."""
     from trafilatura import bare_extraction
 
-    from archiver.extract import MAX_HTML_BYTES, TRAFILATURA_OPTIONS, extract, read_extractable
+    from archiver.capture.extract import MAX_HTML_BYTES, TRAFILATURA_OPTIONS, extract, read_extractable
 
     project = bare = 0.0
     for url, body in bodies:

@@ -48,8 +48,8 @@ def load_pages(corpus: Path) -> list[dict[str, Any]]:
 def measure(pages: list[dict[str, Any]]) -> dict[str, Any]:
     """Citations inside and outside the marked text, and links skipped by reason (None when
     the archiver measured records no reasons)."""
-    from archiver.claims import citations_from, join_broken_paragraphs
-    from archiver.html_article import parse_html
+    from archiver.ingest.claims import citations_from, join_broken_paragraphs
+    from archiver.ingest.html import parse_html
 
     inside, outside, links = 0, [], 0
     reasons: Counter[str] | None = Counter()

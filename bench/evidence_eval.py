@@ -1,4 +1,4 @@
-"""How well ``archiver.evidence`` finds and labels the passage that backs a claim.
+"""How well ``archiver.evidence.find`` finds and labels the passage that backs a claim.
 
 The developer corpus (../shared/corpus) has 30 real article pages, each with 3 sentences quoted
 from its main text. From them this builds five kinds of citation:
@@ -56,9 +56,9 @@ from click.testing import CliRunner  # noqa: E402
 from webserver import Handler, WebServer  # noqa: E402
 
 from archiver.cli import cli  # noqa: E402
-from archiver.db import open_db  # noqa: E402
-from archiver.evidence import LABELS, PassageIndex, find_evidence, judge, rank  # noqa: E402
-from archiver.extract import extract  # noqa: E402
+from archiver.store.db import open_db  # noqa: E402
+from archiver.evidence.find import LABELS, PassageIndex, find_evidence, judge, rank  # noqa: E402
+from archiver.capture.extract import extract  # noqa: E402
 
 KINDS = ("quote", "paraphrase", "contradiction", "unrelated", "unavailable", "same_story")
 #: Gold labels. "same_story" (a quote checked against another site's report of the same story)

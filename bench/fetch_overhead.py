@@ -1,4 +1,4 @@
-"""CPU cost per request of ``archiver.fetch.fetch`` against bare ``requests``, on loopback.
+"""CPU cost per request of ``archiver.net.fetch.fetch`` against bare ``requests``, on loopback.
 
 When archiving, the machine is CPU-bound and the fetching threads share one GIL, so every
 millisecond ``fetch()`` spends per URL (guard, robots, throttle, watchdog, request preparation,
@@ -7,7 +7,7 @@ process serves one ~60 KB HTML page and a robots.txt from a ``ThreadingHTTPServe
 127.0.0.1 (its CPU is not counted), and this process runs the same number of GETs twice from
 the same threads, one session per thread:
 
-* ``fetch``: ``archiver.fetch.fetch`` with ``FetchConfig(allow_private_addresses=True,
+* ``fetch``: ``archiver.net.fetch.fetch`` with ``FetchConfig(allow_private_addresses=True,
   delay=0)``, a shared ``RobotsCache`` (robots.txt is read once) and a throttle per thread, so
   threads do not queue behind each other for the one host (as real runs have a host per task);
 * ``requests``: ``requests.Session().get(url).content``, the same transfer as most code does
@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 import requests  # noqa: E402
 
-from archiver.fetch import FetchConfig, fetch, make_session  # noqa: E402
-from archiver.politeness import HostThrottle  # noqa: E402
-from archiver.robots import RobotsCache  # noqa: E402
+from archiver.net.fetch import FetchConfig, fetch, make_session  # noqa: E402
+from archiver.net.politeness import HostThrottle  # noqa: E402
+from archiver.net.robots import RobotsCache  # noqa: E402
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 

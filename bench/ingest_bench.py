@@ -70,8 +70,8 @@ def child(article: Path, db: Path) -> None:
     """Runs in a fresh process: the markdown-it floor, then the real ingest; prints JSON."""
     from markdown_it import MarkdownIt
 
-    from archiver.archive import ingest_sources
-    from archiver.db import open_db
+    from archiver.run.ingest import ingest_sources
+    from archiver.store.db import open_db
 
     started = time.perf_counter()
     MarkdownIt("commonmark").parse(article.read_text(encoding="utf-8"))

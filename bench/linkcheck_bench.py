@@ -11,7 +11,7 @@ tools is measured from the servers' side.
 Subcommands:
     faults   one host per fault, two faulty links and one healthy link each: what each tool says
     timing   --urls (2,000) links over --hosts (50): wall time of both tools
-    drift    the drift measure on the developer corpus, for the thresholds in archiver/rot.py
+    drift    the drift measure on the developer corpus, for the thresholds in archiver/linkrot/verdicts.py
 
 Results go to bench/results/linkcheck-*.json; see bench/README.md, "Link checking".
 """
@@ -642,8 +642,8 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
 def drift(args: argparse.Namespace) -> dict[str, Any]:
     """The similarity of edited copies of the corpus pages to the originals, per kind of edit."""
     sys.path.insert(0, str(REPO))
-    from archiver.extract import extract
-    from archiver.rot import containment, jaccard, shingles
+    from archiver.capture.extract import extract
+    from archiver.linkrot.verdicts import containment, jaccard, shingles
 
     manifest = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
     texts = []

@@ -25,9 +25,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from archiver.article import Article
-from archiver.claims import Citation
-from archiver.db import open_db, save_article
+from archiver.ingest.article import Article
+from archiver.ingest.claims import Citation
+from archiver.store.db import open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = (

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from conftest import SCREENSHOTS
 
-from archiver.article import load_article
-from archiver.db import open_db, save_article
+from archiver.ingest.article import load_article
+from archiver.store.db import open_db, save_article
 
 pytestmark = pytest.mark.browser
 

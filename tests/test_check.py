@@ -16,11 +16,11 @@ from click.testing import CliRunner, Result
 from datasette.app import Datasette
 from webserver import Handler, WebServer, text
 
-from archiver.check import CheckConfig, CheckResult, CheckStats, check_frontier, check_urls
+from archiver.capture.warc import read_records
 from archiver.cli import cli
-from archiver.db import open_db
-from archiver.fetch import FetchConfig
-from archiver.warc import read_records
+from archiver.net.fetch import FetchConfig
+from archiver.run.check import CheckConfig, CheckResult, CheckStats, check_frontier, check_urls
+from archiver.store.db import open_db
 
 REPO = Path(__file__).resolve().parents[1]
 PARAGRAPHS = [
@@ -836,9 +836,9 @@ def test_a_page_whose_new_text_could_not_be_extracted_is_looked_at_again(tmp_pat
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    from archiver.records import FetchResult
-    from archiver.revisit import CheckJob, _finish, _Pending, _Worker
-    from archiver.workers import INLINE
+    from archiver.net.result import FetchResult
+    from archiver.run.revisit import CheckJob, _finish, _Pending, _Worker
+    from archiver.run.workers import INLINE
 
     failed: Future[Any] = Future()
     failed.set_exception(BrokenProcessPool("A process in the process pool was terminated"))

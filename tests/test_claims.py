@@ -8,10 +8,10 @@ from pathlib import Path
 import pysbd
 import pytest
 
-import archiver.claims as claims
-from archiver.article import load_article
-from archiver.claims import LinkSpan, context_for, sentence_spans
-from archiver.db import open_db, save_article
+import archiver.ingest.claims as claims
+from archiver.ingest.article import load_article
+from archiver.ingest.claims import LinkSpan, context_for, sentence_spans
+from archiver.store.db import open_db, save_article
 
 WORDS = (
     "the ministry said that exports rose by a third in 2019 while U.S. imports fell as Dr. Smith "

@@ -10,9 +10,9 @@ from click.testing import CliRunner, Result
 from webserver import WebServer
 
 from archiver.cli import cli
-from archiver.db import open_db
-from archiver.fetch import FetchConfig, fetch, make_session
-from archiver.urls import normalise_url
+from archiver.ingest.urls import normalise_url
+from archiver.net.fetch import FetchConfig, fetch, make_session
+from archiver.store.db import open_db
 
 
 def run(*args: str) -> Result:

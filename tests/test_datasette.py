@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from datasette.app import Datasette
 
-from archiver.article import load_article
-from archiver.db import open_db, save_article
-from archiver.publish import build_datasette
+from archiver.ingest.article import load_article
+from archiver.publish.serve import build_datasette
+from archiver.store.db import open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]
 METADATA: dict[str, Any] = json.loads((REPO / "metadata.json").read_text(encoding="utf-8"))

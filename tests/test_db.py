@@ -13,9 +13,9 @@ from sqlite_utils import Database
 from warcio.archiveiterator import ArchiveIterator
 from webserver import WebServer
 
-from archiver.article import Article, load_article
 from archiver.cli import cli
-from archiver.db import capture_row, open_db, save_article, warc_file
+from archiver.ingest.article import Article, load_article
+from archiver.store.db import capture_row, open_db, save_article, warc_file
 
 TABLES = {"articles", "citations", "sources", "captures", "checks", "evidence", "mementos"}
 

@@ -14,11 +14,10 @@ from datasette.app import Datasette
 from sqlite_utils import Database
 from webserver import Handler, WebServer
 
-from archiver import evidence
-from archiver.article import load_article
+from archiver.capture.extract import extract
 from archiver.cli import cli
-from archiver.db import migrations, open_db, save_article
-from archiver.evidence import (
+from archiver.evidence import find as evidence
+from archiver.evidence.find import (
     CitedClaim,
     PassageIndex,
     annotate,
@@ -34,7 +33,8 @@ from archiver.evidence import (
     split_sentences,
     terms,
 )
-from archiver.extract import extract
+from archiver.ingest.article import load_article
+from archiver.store.db import migrations, open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]
 METADATA: dict[str, Any] = json.loads((REPO / "metadata.json").read_text(encoding="utf-8"))

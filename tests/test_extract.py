@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from webserver import make_pdf
 
-from archiver.extract import (
+from archiver.capture.extract import (
     MAX_HTML_BYTES,
     MAX_PDF_BYTES,
     Extracted,

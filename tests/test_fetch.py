@@ -17,7 +17,7 @@ import pytest
 from webserver import CYRILLIC, ETAG, LAST_MODIFIED, OK_HTML, Handler, WebServer, resolver_for
 
 from archiver import __version__
-from archiver.fetch import (
+from archiver.net.fetch import (
     FetchConfig,
     fetch,
     make_session,
@@ -25,9 +25,9 @@ from archiver.fetch import (
     parse_retry_after,
     user_agent,
 )
-from archiver.politeness import HostThrottle
-from archiver.records import FetchResult
-from archiver.robots import RobotsCache
+from archiver.net.politeness import HostThrottle
+from archiver.net.result import FetchResult
+from archiver.net.robots import RobotsCache
 
 
 def config(**overrides: object) -> FetchConfig:

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webserver import WebServer
 
-from archiver.article import build_article
 from archiver.cli import cli
 from archiver.errors import ArticleError
+from archiver.ingest.article import build_article
 
 #: Routes that answer at once: the fuzzer varies inputs, the fault tests cover slow servers.
 QUICK_ROUTES = [

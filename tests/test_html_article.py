@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from archiver.article import Article, build_article
-from archiver.claims import ArticleLinks, citations_from, join_broken_paragraphs
 from archiver.errors import ArticleError
-from archiver.html_article import parse_html
+from archiver.ingest.article import Article, build_article
+from archiver.ingest.claims import ArticleLinks, citations_from, join_broken_paragraphs
+from archiver.ingest.html import parse_html
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Ports and power | The Gazette</title>

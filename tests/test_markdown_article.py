@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.article import Article, load_article
-from archiver.markdown_article import parse_markdown
+from archiver.ingest.article import Article, load_article
+from archiver.ingest.markdown import parse_markdown
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_markdown_soft_breaks_joined_in_claim() -> None:
 
 
 def load_article_from_text(text: str) -> Article:
-    from archiver.article import build_article
+    from archiver.ingest.article import build_article
 
     return build_article(text.encode(), "markdown", source_key="test")
 
@@ -169,7 +169,7 @@ def test_sentences_are_located_as_pysbd_locates_them(article: Article) -> None:
     spans must be pysbd's own, repeated sentences and runs of whitespace included."""
     import pysbd
 
-    from archiver.claims import _segmenter
+    from archiver.ingest.claims import _segmenter
 
     reference = pysbd.Segmenter(language="en", clean=False, char_span=True)
     texts = [para for para in article.text.split("\n") if para.strip()]

@@ -12,10 +12,10 @@ import pytest
 from webserver import WebServer, resolver_for
 
 from archiver.errors import BlockedPrivateAddress, FetchError
-from archiver.fetch import FetchConfig, fetch, make_session
-from archiver.netguard import AddressGuard, check_host, is_public
-from archiver.politeness import HostThrottle
-from archiver.records import FetchResult
+from archiver.net.fetch import FetchConfig, fetch, make_session
+from archiver.net.guard import AddressGuard, check_host, is_public
+from archiver.net.politeness import HostThrottle
+from archiver.net.result import FetchResult
 
 
 def no_dns(host: str, port: int) -> list[str]:

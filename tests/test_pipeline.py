@@ -16,13 +16,13 @@ from click.testing import CliRunner
 from test_warc import warcio_check
 from webserver import Handler, WebServer, text
 
-from archiver.article import load_article
+from archiver.capture.warc import read_records
 from archiver.cli import cli
-from archiver.db import open_db, save_article, save_results, warc_file
-from archiver.fetch import FetchConfig
-from archiver.pipeline import RunStats, UrlResult, archive_urls, frontier
-from archiver.warc import read_records
-from archiver.workers import PROCESS_EXTRACTION_AFTER
+from archiver.ingest.article import load_article
+from archiver.net.fetch import FetchConfig
+from archiver.run.archive import RunStats, UrlResult, archive_urls, frontier
+from archiver.run.workers import PROCESS_EXTRACTION_AFTER
+from archiver.store.db import open_db, save_article, save_results, warc_file
 
 ARTICLE_PAGE = (
     "<html><head><title>A page about ports</title></head><body><article>"

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from webserver import Handler, RequestRecord, WebServer, resolver_for, text
 
-from archiver.fetch import FetchConfig, fetch, make_session
-from archiver.politeness import HostThrottle
-from archiver.robots import RobotsCache
+from archiver.net.fetch import FetchConfig, fetch, make_session
+from archiver.net.politeness import HostThrottle
+from archiver.net.robots import RobotsCache
 
 DELAY = 0.2
 

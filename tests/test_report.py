@@ -14,8 +14,8 @@ from test_check import PARAGRAPHS, archive, check_at, page
 from webserver import WebServer, text
 
 from archiver.cli import cli
-from archiver.db import open_db
-from archiver.report import render_html, report_data
+from archiver.publish.report import render_html, report_data
+from archiver.store.db import open_db
 
 DAY0 = datetime(2024, 3, 1, 9, tzinfo=UTC)
 

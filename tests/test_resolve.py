@@ -13,10 +13,10 @@ import pytest
 from markdown_it import MarkdownIt
 from webserver import WebServer, text
 
-from archiver.article import Article, build_article, load_article
-from archiver.claims import Citation
-from archiver.fetch import FetchConfig
-from archiver.resolve import MIN_CONFIDENCE, MapError, Match, align, from_copy, from_map
+from archiver.ingest.article import Article, build_article, load_article
+from archiver.ingest.claims import Citation
+from archiver.net.fetch import FetchConfig
+from archiver.recover.resolve import MIN_CONFIDENCE, MapError, Match, align, from_copy, from_map
 
 #: Our copy: pasted as Markdown, every href lost, one paragraph broken mid-sentence.
 OURS = r"""Water, rail and rivalry on the Caspian steppe

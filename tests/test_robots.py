@@ -7,9 +7,9 @@ import socket
 import pytest
 from webserver import WebServer, text
 
-from archiver.fetch import FetchConfig
-from archiver.politeness import HostThrottle
-from archiver.robots import ROBOTS_MAX_BYTES, RobotsCache, robots_url
+from archiver.net.fetch import FetchConfig
+from archiver.net.politeness import HostThrottle
+from archiver.net.robots import ROBOTS_MAX_BYTES, RobotsCache, robots_url
 
 
 def cache(**overrides: object) -> RobotsCache:

@@ -6,9 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from archiver.check import parse_duration
-from archiver.revisit import probe_url
-from archiver.rot import (
+from archiver.linkrot.verdicts import (
     CheckEvent,
     app_shell,
     challenge_reason,
@@ -21,6 +19,8 @@ from archiver.rot import (
     same_template,
     similarity,
 )
+from archiver.run.check import parse_duration
+from archiver.run.revisit import probe_url
 
 PARAGRAPHS = [
     "Container traffic through the port rose by 12 per cent in 2020, the authority reported.",

@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from archiver.scheduling import chunk_by_host, run_host_chunks, when_all_done
+from archiver.run.engine import chunk_by_host, run_host_chunks, when_all_done
 
 
 def test_a_host_s_next_chunk_is_submitted_while_the_last_one_settles() -> None:

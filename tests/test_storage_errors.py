@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from webserver import Handler, WebServer
 
-from archiver import check, scheduling
-from archiver.db import open_db, warc_file
-from archiver.warc import read_records
+from archiver.capture.warc import read_records
+from archiver.run import check
+from archiver.run import engine as scheduling
+from archiver.store.db import open_db, warc_file
 
 PAGE = (
     b"<html><head><title>Page</title></head><body><article><p>Container traffic through the "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archiver.urls import classify_href, normalise_url, same_site
+from archiver.ingest.urls import classify_href, normalise_url, same_site
 
 BASE = "https://news.example/section/story.html"
 

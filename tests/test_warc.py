@@ -24,8 +24,7 @@ from typing import IO, Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.records import Exchange, FetchResult
-from archiver.warc import (
+from archiver.capture.warc import (
     REVISIT_PROFILE,
     RecordRef,
     WarcWriter,
@@ -33,6 +32,7 @@ from archiver.warc import (
     recover_open_files,
     repair,
 )
+from archiver.net.result import Exchange, FetchResult
 
 HTML = (
     b"<!DOCTYPE html><html><head><title>T</title></head><body><p>Hello, archive.</p></body></html>"
@@ -528,8 +528,8 @@ KILLED_WRITER = textwrap.dedent(
     """
     import gzip, os, signal, sys, tempfile
     from pathlib import Path
-    from archiver.records import Exchange, FetchResult
-    from archiver.warc import WarcWriter
+    from archiver.net.result import Exchange, FetchResult
+    from archiver.capture.warc import WarcWriter
 
     body = tempfile.TemporaryFile()
     body.write(b"<html><body>kept</body></html>")
@@ -647,8 +647,8 @@ FILE_TOO_LARGE = textwrap.dedent(
     import json, random, resource, signal, sys, tempfile
     from pathlib import Path
     from archiver.errors import StorageError
-    from archiver.records import Exchange, FetchResult
-    from archiver.warc import WarcWriter, recover_open_files
+    from archiver.net.result import Exchange, FetchResult
+    from archiver.capture.warc import WarcWriter, recover_open_files
 
     def fetch(number):
         body = tempfile.SpooledTemporaryFile()

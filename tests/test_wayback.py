@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from webserver import Handler, WebServer
 
-from archiver.fetch import FetchConfig, make_session
-from archiver.politeness import HostThrottle
-from archiver.wayback import (
+from archiver.net.fetch import FetchConfig, make_session
+from archiver.net.politeness import HostThrottle
+from archiver.recover.wayback import (
     Endpoints,
     LookupResult,
     find_captures,

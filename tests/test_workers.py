@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from archiver import workers
-from archiver.evidence import CitedClaim
-from archiver.extract import Extracted
-from archiver.extraction_process import extract_and_trim
-from archiver.records import FetchResult
-from archiver.workers import Extraction
+from archiver.capture.extract import Extracted
+from archiver.evidence.find import CitedClaim
+from archiver.net.result import FetchResult
+from archiver.run import workers
+from archiver.run.extraction_worker import extract_and_trim
+from archiver.run.workers import Extraction
 
 PAGE = (
     b"<html><head><title>Port</title></head><body><article><p>The new terminal cost US$1.2 "

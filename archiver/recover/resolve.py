@@ -23,9 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from archiver.article import Article
-from archiver.claims import Citation
-from archiver.urls import normalise_url
+from archiver.ingest.article import Article
+from archiver.ingest.claims import Citation
+from archiver.ingest.urls import normalise_url
 
 LOGGER = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ What one check does:
 1. A GET (servers answer HEAD wrongly), conditional on the last good capture's ETag and
    Last-Modified. A 304, or a payload whose digest was seen before, learns nothing new of the
    page: no extraction, no WARC, the earlier similarity is carried over.
-2. The answer is classified (``archiver.rot``), where its redirects led first, whatever the last
+2. The answer is classified (``archiver.linkrot.verdicts``), where its redirects led first, whatever the last
    hop answered (a 304 too): a bot-challenge page or a redirect to a login page is ``blocked``;
    a redirect to the home page or a ``/404``-like page, an error-page title, or the same page
    the site serves for a made-up path (one probe per site directory per run) is ``soft_404``.
@@ -35,12 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.evidence import CitedClaim, Evidence
-from archiver.extract import Extracted, sniff_kind
-from archiver.fetch import FetchConfig
-from archiver.pipeline import CAPTURED, TEXT_NOT_EXTRACTED
-from archiver.records import FetchResult
-from archiver.rot import (
+from archiver.capture.extract import Extracted, sniff_kind
+from archiver.capture.warc import WarcWriter
+from archiver.evidence.find import CitedClaim, Evidence
+from archiver.linkrot.verdicts import (
     CANNOT_TELL,
     app_shell,
     challenge_reason,
@@ -53,8 +51,10 @@ from archiver.rot import (
     same_template,
     similarity,
 )
-from archiver.warc import WarcWriter
-from archiver.workers import (
+from archiver.net.fetch import FetchConfig
+from archiver.net.result import FetchResult
+from archiver.run.archive import CAPTURED, TEXT_NOT_EXTRACTED
+from archiver.run.workers import (
     INLINE,
     Extraction,
     final_response,

@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from archiver.evidence import CitedClaim, Evidence, evidence_for
-from archiver.extract import Extracted, extract
-from archiver.memory import release_free_memory
+from archiver.capture.extract import Extracted, extract
+from archiver.evidence.find import CitedClaim, Evidence, evidence_for
+from archiver.run.memory import release_free_memory
 
 #: After extracting a body this large, a worker returns freed memory to the system.
 TRIM_AFTER_BYTES = 1_000_000

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.rot import ALIVE_OUTCOMES, BLOCKED_OUTCOMES
+from archiver.linkrot.verdicts import ALIVE_OUTCOMES, BLOCKED_OUTCOMES
 
 LOGGER = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ from zlib_ng import zlib_ng
 
 from archiver import __version__
 from archiver.errors import StorageError
-from archiver.records import Exchange, FetchResult
+from archiver.net.result import Exchange, FetchResult
 
 LOGGER = logging.getLogger(__name__)
 

@@ -16,19 +16,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archiver.claims import (
+from archiver.capture.extract import decode_html
+from archiver.errors import ArticleError
+from archiver.ingest.claims import (
     Citation,
     ParsedArticle,
     SkippedLink,
     citations_from,
     join_broken_paragraphs,
 )
-from archiver.errors import ArticleError
-from archiver.extract import decode_html
-from archiver.fetch import FetchConfig, fetch, make_session
-from archiver.markdown_article import parse_markdown
-from archiver.robots import RobotsCache
-from archiver.urls import normalise_url
+from archiver.ingest.markdown import parse_markdown
+from archiver.ingest.urls import normalise_url
+from archiver.net.fetch import FetchConfig, fetch, make_session
+from archiver.net.robots import RobotsCache
 
 LOGGER = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def _parse(
     text, _ = decode_html(data, charset, look_for_meta=kind == "html")
     if kind == "html":
         # Imported here: trafilatura and lxml cost 25 MB that a Markdown article never needs.
-        from archiver.html_article import parse_html
+        from archiver.ingest.html import parse_html
 
         return parse_html(text, url=url)
     parsed = parse_markdown(text)

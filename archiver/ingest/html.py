@@ -19,9 +19,9 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from archiver.claims import LinkSpan, Paragraph, ParsedArticle
-from archiver.dates import STATED_DATE_PARAMS, date_source
 from archiver.errors import ArticleError
+from archiver.ingest.claims import LinkSpan, Paragraph, ParsedArticle
+from archiver.ingest.dates import STATED_DATE_PARAMS, date_source
 
 LOGGER = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import re
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from archiver.claims import CLOSERS, SENTENCE_END, LinkSpan, Paragraph, ParsedArticle
-from archiver.dates import parse_date
+from archiver.ingest.claims import CLOSERS, SENTENCE_END, LinkSpan, Paragraph, ParsedArticle
+from archiver.ingest.dates import parse_date
 
 BLOCK_KINDS = {
     "paragraph_open": "p",

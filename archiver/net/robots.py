@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import requests
 from protego import Protego
 
-from archiver.fetch import FetchConfig, fetch, make_session, user_agent
-from archiver.politeness import DEFAULT_THROTTLE, HostThrottle
+from archiver.net.fetch import FetchConfig, fetch, make_session, user_agent
+from archiver.net.politeness import DEFAULT_THROTTLE, HostThrottle
 
 LOGGER = logging.getLogger(__name__)
 

@@ -30,15 +30,15 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.db import capture_row, keep_archived_texts, link_status_of
+from archiver.capture.warc import recover_open_files
 from archiver.errors import StorageError
-from archiver.evidence import Evidence, claims_citing, for_capture, save_evidence
-from archiver.pipeline import CAPTURED
-from archiver.report import dead_links, status_counts
-from archiver.revisit import POOL_AFTER, CheckConfig, CheckJob, CheckResult, check_host
-from archiver.scheduling import chunk_by_host, run_host_chunks
-from archiver.warc import recover_open_files
-from archiver.workers import Extraction, close_writers
+from archiver.evidence.find import Evidence, claims_citing, for_capture, save_evidence
+from archiver.publish.report import dead_links, status_counts
+from archiver.run.archive import CAPTURED
+from archiver.run.engine import chunk_by_host, run_host_chunks
+from archiver.run.revisit import POOL_AFTER, CheckConfig, CheckJob, CheckResult, check_host
+from archiver.run.workers import Extraction, close_writers
+from archiver.store.db import capture_row, keep_archived_texts, link_status_of
 
 LOGGER = logging.getLogger(__name__)
 

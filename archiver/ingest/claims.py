@@ -24,7 +24,7 @@ import pysbd
 from pysbd.lang.english import English
 from pysbd.utils import TextSpan
 
-from archiver.urls import HrefKind, classify_href, same_site
+from archiver.ingest.urls import HrefKind, classify_href, same_site
 
 #: Characters that may close a finished sentence (before any closing quotes or brackets).
 SENTENCE_END = frozenset(".!?…:;")

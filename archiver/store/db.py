@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from archiver.article import Article
 from archiver.errors import ArchiveBusy, NotAnArchive
-from archiver.evidence import for_capture, save_evidence
-from archiver.rot import CheckEvent, link_status
+from archiver.evidence.find import for_capture, save_evidence
+from archiver.ingest.article import Article
+from archiver.linkrot.verdicts import CheckEvent, link_status
 
 if TYPE_CHECKING:
-    from archiver.pipeline import UrlResult
+    from archiver.run.archive import UrlResult
 
 LOGGER = logging.getLogger(__name__)
 

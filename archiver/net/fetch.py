@@ -37,7 +37,6 @@ import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
 from archiver import __version__
-from archiver.deadlines import Deadline
 from archiver.errors import (
     BlockedByRobots,
     FetchError,
@@ -47,12 +46,13 @@ from archiver.errors import (
     TLSError,
     TooLarge,
 )
-from archiver.netguard import AddressGuard, GuardedAdapter, Resolver, check_host, watching_sockets
-from archiver.politeness import DEFAULT_THROTTLE, HostThrottle
-from archiver.records import Exchange, FetchResult
+from archiver.net.deadlines import Deadline
+from archiver.net.guard import AddressGuard, GuardedAdapter, Resolver, check_host, watching_sockets
+from archiver.net.politeness import DEFAULT_THROTTLE, HostThrottle
+from archiver.net.result import Exchange, FetchResult
 
 if TYPE_CHECKING:
-    from archiver.robots import RobotsCache
+    from archiver.net.robots import RobotsCache
 
 LOGGER = logging.getLogger(__name__)
 

@@ -20,15 +20,15 @@ from datasette.app import Datasette
 from datasette.plugins import pm
 from pluggy import HookimplMarker
 
-from archiver.article import MAX_ARTICLE_BYTES
+from archiver.capture.extract import MAX_TEXT_CHARS
 from archiver.errors import NotAnArchive
-from archiver.extract import MAX_TEXT_CHARS
+from archiver.ingest.article import MAX_ARTICLE_BYTES
 
 #: metadata.json describes the archive under this database name; it is given to whatever name
 #: Datasette gives the file (its stem), so ``--db other.db`` keeps queries and descriptions.
 METADATA_DATABASE = "citations"
 #: ./metadata.json when there is one (a site's own), else the one shipped with the package.
-METADATA_CANDIDATES = (Path("metadata.json"), Path(__file__).resolve().parent / "metadata.json")
+METADATA_CANDIDATES = (Path("metadata.json"), Path(__file__).resolve().parents[1] / "metadata.json")
 
 #: Largest string or blob SQLite may build or read on a served connection. Datasette's time
 #: limit cannot stop ``randomblob(1000000000)``: it is one step of SQLite's program, and the
@@ -121,7 +121,7 @@ def register_plugin() -> None:
     """Make this module's hooks part of every Datasette in the process (once)."""
     module = sys.modules[__name__]
     if not pm.is_registered(module):
-        pm.register(module, name="archiver.publish")
+        pm.register(module, name="archiver.publish.serve")
 
 
 def serve(ds: Datasette, *, host: str, port: int) -> None:

@@ -19,17 +19,16 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.db import keep_archived_texts, save_results
+from archiver.capture.extract import Extracted
+from archiver.capture.warc import WarcWriter, recover_open_files
 from archiver.errors import StorageError
-from archiver.evidence import CitedClaim, Evidence, claims_citing
-from archiver.extract import Extracted
-from archiver.fetch import FetchConfig
-from archiver.memory import release_free_memory
-from archiver.records import FetchResult
-from archiver.rot import redirect_reason
-from archiver.scheduling import chunk_by_host, run_host_chunks, when_all_done
-from archiver.warc import WarcWriter, recover_open_files
-from archiver.workers import (
+from archiver.evidence.find import CitedClaim, Evidence, claims_citing
+from archiver.linkrot.verdicts import redirect_reason
+from archiver.net.fetch import FetchConfig
+from archiver.net.result import FetchResult
+from archiver.run.engine import chunk_by_host, run_host_chunks, when_all_done
+from archiver.run.memory import release_free_memory
+from archiver.run.workers import (
     INLINE,
     PROCESS_EXTRACTION_AFTER,
     Extraction,
@@ -38,6 +37,7 @@ from archiver.workers import (
     process_writer,
     worker_fetch,
 )
+from archiver.store.db import keep_archived_texts, save_results
 
 LOGGER = logging.getLogger(__name__)
 

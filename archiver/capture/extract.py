@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from charset_normalizer import from_bytes
 
-from archiver.dates import STATED_DATE_PARAMS, date_source
+from archiver.ingest.dates import STATED_DATE_PARAMS, date_source
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -52,7 +52,7 @@ MAX_HTML_BYTES = 2_000_000
 #: (token recall 0.976, precision 0.935, all 90 quotes found, either way) for a quarter less
 #: CPU, and jusText's stoplist of every language cost each worker 30 MB; ``_extract_html``'s
 #: baseline check still rescues an article trafilatura's main pass lost. Dates: only stated ones
-#: (archiver/dates.py).
+#: (archiver/ingest/dates.py).
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "with_metadata": True,
     "include_comments": False,
@@ -161,7 +161,9 @@ class Extracted:
     title: str | None = None
     author: str | None = None
     published: str | None = None  # ISO date, "2018-03-29"
-    published_from: str | None = None  # where the page states it (archiver.dates.date_source)
+    published_from: str | None = (
+        None  # where the page states it (archiver.ingest.dates.date_source)
+    )
     sitename: str | None = None
     language: str | None = None  # ISO 639-1 primary subtag, "en"
     text: str | None = None

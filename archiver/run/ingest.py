@@ -14,11 +14,11 @@ from typing import Any, BinaryIO
 
 from sqlite_utils import Database
 
-from archiver.article import load_article
-from archiver.db import save_article
 from archiver.errors import ArticleError
-from archiver.fetch import FetchConfig
-from archiver.pipeline import RunStats
+from archiver.ingest.article import load_article
+from archiver.net.fetch import FetchConfig
+from archiver.run.archive import RunStats
+from archiver.store.db import save_article
 
 LOGGER = logging.getLogger(__name__)
 

@@ -23,14 +23,14 @@ from typing import Any, TypeVar
 
 import requests
 
+from archiver.capture.extract import Extracted, read_extractable
+from archiver.capture.warc import RecordRef, WarcWriter
 from archiver.errors import StorageError
-from archiver.evidence import CitedClaim, Evidence
-from archiver.extract import Extracted, read_extractable
-from archiver.extraction_process import extract_and_trim, extract_with_evidence, start_worker
-from archiver.fetch import FetchConfig, fetch, make_session
-from archiver.records import FetchResult
-from archiver.robots import RobotsCache
-from archiver.warc import RecordRef, WarcWriter
+from archiver.evidence.find import CitedClaim, Evidence
+from archiver.net.fetch import FetchConfig, fetch, make_session
+from archiver.net.result import FetchResult
+from archiver.net.robots import RobotsCache
+from archiver.run.extraction_worker import extract_and_trim, extract_with_evidence, start_worker
 
 LOGGER = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.facts import (
+from archiver.evidence.facts import (
     NUMBER_WORDS,
     QUALIFIERS,
     QUANTITIES,
@@ -48,7 +48,7 @@ from archiver.facts import (
     numbers,
     stem,
 )
-from archiver.sentences import split_sentences, unwrapped
+from archiver.evidence.sentences import split_sentences, unwrapped
 
 LOGGER = logging.getLogger(__name__)
 

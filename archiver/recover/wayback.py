@@ -12,7 +12,7 @@ pages drift. Three ways to ask, each behind an endpoint the caller can point at 
   to the memento, dated by ``Memento-Datetime``, a ``Link`` rel="memento" entry, a Wayback
   timestamp in its URL or, failing those, by the memento's own headers (RFC 7089 4.1.1).
 
-Every request goes through ``archiver.fetch.fetch`` (private-address guard, timeouts, byte cap,
+Every request goes through ``archiver.net.fetch.fetch`` (private-address guard, timeouts, byte cap,
 robots, per-host throttle, Retry-After with one retry at most). No lookup raises for network or
 archive trouble: it returns ``status="not_looked_up"`` so the caller can try again next run.
 """
@@ -34,12 +34,12 @@ import requests
 from requests.utils import parse_header_links
 
 from archiver.errors import FetchError
-from archiver.fetch import REDIRECT_STATUSES, FetchConfig, fetch, make_session
+from archiver.net.fetch import REDIRECT_STATUSES, FetchConfig, fetch, make_session
 
 if TYPE_CHECKING:
-    from archiver.politeness import HostThrottle
-    from archiver.records import FetchResult
-    from archiver.robots import RobotsCache
+    from archiver.net.politeness import HostThrottle
+    from archiver.net.result import FetchResult
+    from archiver.net.robots import RobotsCache
 
 LOGGER = logging.getLogger(__name__)
 

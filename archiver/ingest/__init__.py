@@ -1,0 +1,1 @@
+"""Reading an article: its text, metadata, links and the claim each link supports."""

@@ -1,0 +1,1 @@
+"""Talking to the web: the guarded, polite fetcher and what it returns."""

@@ -1,0 +1,1 @@
+"""Showing the archive: Datasette and the static link-health report."""

@@ -1,0 +1,1 @@
+"""Getting lost links back: another copy of the article, web-archive snapshots."""

@@ -1,0 +1,1 @@
+"""Running the stages over many URLs: ingest, archive, check, on any executor."""

@@ -1,0 +1,1 @@
+"""The archive's SQLite database: schema, reads and writes."""
