@@ -41,7 +41,7 @@ from archiver.run.check import (
 )
 from archiver.run.ingest import fetch_summary, ingest_sources
 from archiver.run.memory import limit_arenas
-from archiver.store.db import DEFAULT_DB, open_db, write_lock
+from archiver.store import DEFAULT_DB, open_db, write_lock
 
 DEFAULT_WARC_DIR = Path("db/warc")
 #: Longest delay, timeout or window in seconds an option accepts (a day): anything longer is a

@@ -56,7 +56,7 @@ from click.testing import CliRunner  # noqa: E402
 from webserver import Handler, WebServer  # noqa: E402
 
 from archiver.cli import cli  # noqa: E402
-from archiver.store.db import open_db  # noqa: E402
+from archiver.store import open_db  # noqa: E402
 from archiver.evidence.find import LABELS, PassageIndex, find_evidence, judge, rank  # noqa: E402
 from archiver.capture.extract import extract  # noqa: E402
 

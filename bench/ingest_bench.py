@@ -71,7 +71,7 @@ def child(article: Path, db: Path) -> None:
     from markdown_it import MarkdownIt
 
     from archiver.run.ingest import ingest_sources
-    from archiver.store.db import open_db
+    from archiver.store import open_db
 
     started = time.perf_counter()
     MarkdownIt("commonmark").parse(article.read_text(encoding="utf-8"))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from archiver.ingest.article import Article
 from archiver.ingest.claims import Citation
-from archiver.store.db import open_db, save_article
+from archiver.store import open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = (

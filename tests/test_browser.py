@@ -16,7 +16,7 @@ import pytest
 from conftest import SCREENSHOTS
 
 from archiver.ingest.article import load_article
-from archiver.store.db import open_db, save_article
+from archiver.store import open_db, save_article
 
 pytestmark = pytest.mark.browser
 

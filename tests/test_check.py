@@ -20,7 +20,7 @@ from archiver.capture.warc import read_records
 from archiver.cli import cli
 from archiver.net.fetch import FetchConfig
 from archiver.run.check import CheckConfig, CheckResult, CheckStats, check_frontier, check_urls
-from archiver.store.db import open_db
+from archiver.store import open_db
 
 REPO = Path(__file__).resolve().parents[1]
 PARAGRAPHS = [

@@ -11,7 +11,7 @@ import pytest
 import archiver.ingest.claims as claims
 from archiver.ingest.article import load_article
 from archiver.ingest.claims import LinkSpan, context_for, sentence_spans
-from archiver.store.db import open_db, save_article
+from archiver.store import open_db, save_article
 
 WORDS = (
     "the ministry said that exports rose by a third in 2019 while U.S. imports fell as Dr. Smith "

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from webserver import WebServer, text
 
 from archiver.cli import cli
-from archiver.store.db import open_db, write_lock
+from archiver.store import open_db, write_lock
 
 
 def archive(*args: str, input: bytes | None = None) -> tuple[int, str, str]:

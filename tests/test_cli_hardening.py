@@ -12,7 +12,7 @@ from webserver import WebServer
 from archiver.cli import cli
 from archiver.ingest.urls import normalise_url
 from archiver.net.fetch import FetchConfig, fetch, make_session
-from archiver.store.db import open_db
+from archiver.store import open_db
 
 
 def run(*args: str) -> Result:

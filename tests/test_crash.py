@@ -29,7 +29,7 @@ from archiver.net.result import FetchResult
 from archiver.run import check, revisit
 from archiver.run.engine import CHUNK_SIZE
 from archiver.run.workers import MAX_QUEUED_BYTES, Extraction
-from archiver.store.db import open_db
+from archiver.store import open_db
 
 #: Over 64 KB, so a record decompresses to more than one read of the WARC repair (a record that
 #: size once made the rerun's repair of the torn file crash); one paragraph, quick to extract.

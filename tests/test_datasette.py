@@ -13,7 +13,7 @@ from datasette.app import Datasette
 
 from archiver.ingest.article import load_article
 from archiver.publish.serve import build_datasette
-from archiver.store.db import open_db, save_article
+from archiver.store import open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]
 METADATA: dict[str, Any] = json.loads((REPO / "metadata.json").read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ from webserver import WebServer
 
 from archiver.cli import cli
 from archiver.ingest.article import Article, load_article
-from archiver.store.db import capture_row, open_db, save_article, warc_file
+from archiver.store import capture_row, open_db, save_article, warc_file
 
 TABLES = {"articles", "citations", "sources", "captures", "checks", "evidence", "mementos"}
 

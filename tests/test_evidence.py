@@ -34,7 +34,7 @@ from archiver.evidence.find import (
     terms,
 )
 from archiver.ingest.article import load_article
-from archiver.store.db import migrations, open_db, save_article
+from archiver.store import migrations, open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]
 METADATA: dict[str, Any] = json.loads((REPO / "metadata.json").read_text(encoding="utf-8"))

@@ -22,7 +22,7 @@ from archiver.ingest.article import load_article
 from archiver.net.fetch import FetchConfig
 from archiver.run.archive import RunStats, UrlResult, archive_urls, frontier
 from archiver.run.workers import PROCESS_EXTRACTION_AFTER
-from archiver.store.db import open_db, save_article, save_results, warc_file
+from archiver.store import open_db, save_article, save_results, warc_file
 
 ARTICLE_PAGE = (
     "<html><head><title>A page about ports</title></head><body><article>"

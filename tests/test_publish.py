@@ -19,7 +19,7 @@ from datasette.app import Datasette
 from archiver.capture.extract import MAX_TEXT_CHARS
 from archiver.ingest.article import MAX_ARTICLE_BYTES, load_article
 from archiver.publish.serve import VALUE_LIMIT, build_datasette, opens_immutable
-from archiver.store.db import open_db, save_article
+from archiver.store import open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]
 BIG_VALUE_SQL = "select randomblob(1000000000)"

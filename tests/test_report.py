@@ -15,7 +15,7 @@ from webserver import WebServer, text
 
 from archiver.cli import cli
 from archiver.publish.report import render_html, report_data
-from archiver.store.db import open_db
+from archiver.store import open_db
 
 DAY0 = datetime(2024, 3, 1, 9, tzinfo=UTC)
 

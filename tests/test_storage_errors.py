@@ -22,7 +22,7 @@ from webserver import Handler, WebServer
 from archiver.capture.warc import read_records
 from archiver.run import check
 from archiver.run import engine as scheduling
-from archiver.store.db import open_db, warc_file
+from archiver.store import open_db, warc_file
 
 PAGE = (
     b"<html><head><title>Page</title></head><body><article><p>Container traffic through the "

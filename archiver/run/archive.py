@@ -37,7 +37,7 @@ from archiver.run.workers import (
     process_writer,
     worker_fetch,
 )
-from archiver.store.db import keep_archived_texts, save_results
+from archiver.store import keep_archived_texts, save_results
 
 LOGGER = logging.getLogger(__name__)
 

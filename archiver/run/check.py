@@ -38,7 +38,7 @@ from archiver.run.archive import CAPTURED
 from archiver.run.engine import chunk_by_host, run_host_chunks
 from archiver.run.revisit import POOL_AFTER, CheckConfig, CheckJob, CheckResult, check_host
 from archiver.run.workers import Extraction, close_writers
-from archiver.store.db import capture_row, keep_archived_texts, link_status_of
+from archiver.store import capture_row, keep_archived_texts, link_status_of
 
 LOGGER = logging.getLogger(__name__)
 

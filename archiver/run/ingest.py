@@ -18,7 +18,7 @@ from archiver.errors import ArticleError
 from archiver.ingest.article import load_article
 from archiver.net.fetch import FetchConfig
 from archiver.run.archive import RunStats
-from archiver.store.db import save_article
+from archiver.store import save_article
 
 LOGGER = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ What one check does:
 1. A GET (servers answer HEAD wrongly), conditional on the last good capture's ETag and
    Last-Modified. A 304, or a payload whose digest was seen before, learns nothing new of the
    page: no extraction, no WARC, the earlier similarity is carried over.
-2. The answer is classified (``archiver.linkrot.verdicts``), where its redirects led first, whatever the last
-   hop answered (a 304 too): a bot-challenge page or a redirect to a login page is ``blocked``;
+2. The answer is classified (``archiver.linkrot.verdicts``), where its redirects led first,
+   whatever the last hop answered (a 304 too): a bot-challenge page or a redirect to a login
+   page is ``blocked``;
    a redirect to the home page or a ``/404``-like page, an error-page title, or the same page
    the site serves for a made-up path (one probe per site directory per run) is ``soft_404``.
    Unless that page is a JavaScript app's shell, one page for every path, and the URL's
