@@ -29,7 +29,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from tempfile import SpooledTemporaryFile
-from typing import IO, TYPE_CHECKING
+from typing import IO, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
@@ -50,9 +50,18 @@ from archiver.net.deadlines import Deadline
 from archiver.net.guard import AddressGuard, GuardedAdapter, Resolver, check_host, watching_sockets
 from archiver.net.politeness import DEFAULT_THROTTLE, HostThrottle
 from archiver.net.result import Exchange, FetchResult
+from archiver.net.robots_rules import RobotsRules
 
-if TYPE_CHECKING:
-    from archiver.net.robots import RobotsCache
+
+class RobotsSource(Protocol):
+    """What the fetcher asks of a robots.txt cache (``net.robots.RobotsCache``): the rules of a
+    URL's site, and the throttle those fetches share. A protocol, so that the cache, which
+    fetches robots.txt with this module, and this module do not import each other."""
+
+    throttle: HostThrottle
+
+    def rules(self, url: str, *, session: requests.Session | None = None) -> RobotsRules: ...
+
 
 LOGGER = logging.getLogger(__name__)
 
@@ -445,7 +454,7 @@ class _Fetch:
     result: FetchResult
     session: requests.Session
     config: FetchConfig
-    robots: RobotsCache | None
+    robots: RobotsSource | None
     throttle: HostThrottle
     headers: dict[str, str]  # conditional request headers
     keep_prefix: bool
@@ -587,7 +596,7 @@ def fetch(
     *,
     session: requests.Session,
     config: FetchConfig,
-    robots: RobotsCache | None = None,
+    robots: RobotsSource | None = None,
     etag: str | None = None,
     last_modified: str | None = None,
     throttle: HostThrottle | None = None,
