@@ -23,25 +23,24 @@ from sqlite_utils import Database
 
 from archiver import __version__
 from archiver.errors import ArchiveBusy, NotAnArchive, StorageError
-from archiver.evidence.find import AnnotateStats, label_counts
-from archiver.evidence.find import annotate as annotate_evidence
 from archiver.net.fetch import FetchConfig
 from archiver.publish import serve as publish
 from archiver.publish.report import write_report
-from archiver.run.archive import RunStats, UrlResult, archive_urls, frontier
+from archiver.run.annotate import AnnotateStats, label_counts
+from archiver.run.annotate import annotate as annotate_evidence
+from archiver.run.archive import archive_urls, frontier
 from archiver.run.check import (
-    CheckConfig,
-    CheckJob,
-    CheckResult,
-    CheckStats,
+    RevisitConfig,
     check_frontier,
     check_summary,
     check_urls,
     parse_duration,
 )
+from archiver.run.engine import RunStats
 from archiver.run.ingest import fetch_summary, ingest_sources
 from archiver.run.memory import limit_arenas
-from archiver.store import DEFAULT_DB, open_db, write_lock
+from archiver.run.revisit import UrlResult
+from archiver.store import DEFAULT_DB, open_db, stored_article_ids, write_lock
 
 DEFAULT_WARC_DIR = Path("db/warc")
 #: Longest delay, timeout or window in seconds an option accepts (a day): anything longer is a
@@ -241,9 +240,25 @@ def archive(
             on_error=lambda source, error: click.echo(f"Error: {error.message}", err=True),
         )
         _print_summary(console, report.articles, db_path)
-        stats = _fetch_with_progress(
-            db, report.article_ids, fetch_config, warc_dir, refresh, console
-        )
+        jobs = frontier(db, article_ids=report.article_ids, refresh=refresh)
+        stats = RunStats()
+        if jobs:
+            stats = _with_progress(
+                console,
+                "Fetching",
+                len(jobs),
+                lambda fetched, saved: archive_urls(
+                    db,
+                    jobs,
+                    config=fetch_config,
+                    warc_dir=warc_dir,
+                    on_fetched=fetched,
+                    on_result=saved,
+                ),
+            )
+            unchanged = {"(of which unchanged)": stats.unchanged} if stats.unchanged else {}
+            _print_counts(console, "Cited pages", ("outcome", "URLs"), stats.outcomes, unchanged)
+            _print_run_notes(console, stats.outcomes, stats.errors)
         # Pages fetched now were annotated as they landed; this covers the rest (earlier
         # captures, unresolved links), and counts every label of the run's articles.
         annotate_evidence(db, article_ids=report.article_ids, missing_only=True)
@@ -286,8 +301,7 @@ def _open_for_writing(db_path: Path) -> Database:
 
 def _require_articles(db: Database, article_ids: tuple[int, ...], db_path: Path) -> None:
     """Refuse an ``--article`` id the archive does not have (exit code 2), before any work."""
-    known = {row["id"] for row in db.query("select id from articles")}
-    missing = sorted(set(article_ids) - known)
+    missing = sorted(set(article_ids) - stored_article_ids(db))
     if missing:
         raise click.BadParameter(f"no article {missing[0]} in {db_path}", param_hint="--article")
 
@@ -341,23 +355,19 @@ def _cannot_store(error: StorageError, progress: str) -> NoReturn:
     raise click.ClickException(f"{error}; {progress}; {remedy} and rerun the same command")
 
 
-def _fetch_with_progress(
-    db: Database,
-    article_ids: list[int],
-    config: FetchConfig,
-    warc_dir: Path,
-    refresh: bool,
+def _with_progress(
     console: Console,
+    verb: str,
+    total: int,
+    run: Callable[[Callable[[str], None], Callable[[UrlResult, RunStats], None]], RunStats],
 ) -> RunStats:
-    """Fetch the cited pages with a progress bar (counts per outcome), then a summary table.
+    """Fetch with a progress bar (archive and check alike; ``--silent`` turns it off).
 
-    The bar moves as each page is fetched; the counts, as they are saved.
+    ``run`` gets the two callbacks: the bar moves as each URL is fetched, and shows the counts
+    per outcome of those saved.
     """
-    jobs = frontier(db, article_ids=article_ids, refresh=refresh)
-    if not jobs:
-        return RunStats()
     with Progress(
-        TextColumn("Fetching"),
+        TextColumn(verb),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -366,32 +376,39 @@ def _fetch_with_progress(
         transient=True,
         disable=console.quiet,  # --silent: no refresh thread either
     ) as progress:
-        task = progress.add_task("fetch", total=len(jobs), outcomes="")
+        task = progress.add_task(verb, total=total, outcomes="")
 
         def saved(result: UrlResult, stats: RunStats) -> None:
             counts = " ".join(f"{k}={v}" for k, v in sorted(stats.outcomes.items()))
             progress.update(task, outcomes=counts)
 
-        stats = archive_urls(
-            db,
-            jobs,
-            config=config,
-            warc_dir=warc_dir,
-            on_fetched=lambda url: progress.advance(task),  # thread-safe: Progress locks
-            on_result=saved,
-        )
-    table = Table(title="Cited pages", title_justify="left")
-    table.add_column("outcome")
-    table.add_column("URLs", justify="right")
-    for outcome, count in sorted(stats.outcomes.items(), key=lambda item: -item[1]):
-        table.add_row(outcome, str(count))
-    if stats.unchanged:
-        table.add_row("(of which unchanged)", str(stats.unchanged))
+        # Progress.advance is thread-safe (Progress locks): the fetching threads call it.
+        return run(lambda url: progress.advance(task), saved)
+
+
+def _print_counts(
+    console: Console,
+    title: str,
+    columns: tuple[str, str],
+    counts: dict[str, int],
+    extra: dict[str, int] | None = None,
+) -> None:
+    """A table of counts, largest first, then the ``extra`` rows as given."""
+    table = Table(title=title, title_justify="left", min_width=len(title))
+    table.add_column(columns[0])
+    table.add_column(columns[1], justify="right")
+    for key, count in sorted(counts.items(), key=lambda item: -item[1]):
+        table.add_row(key, str(count))
+    for key, count in (extra or {}).items():
+        table.add_row(key, str(count))
     console.print(table)
-    for error in stats.errors:
+
+
+def _print_run_notes(console: Console, outcomes: dict[str, int], errors: list[str]) -> None:
+    """What a fetching run says after its counts: internal errors, refused private links."""
+    for error in errors:
         console.print(f"[red]internal error[/] {error}")
-    _explain_private_refusals(console, stats.outcomes)
-    return stats
+    _explain_private_refusals(console, outcomes)
 
 
 def _explain_private_refusals(console: Console, outcomes: dict[str, int]) -> None:
@@ -535,8 +552,20 @@ def check(
     _require_writable_dir(warc_dir)
     jobs = check_frontier(db, article_ids=article_ids, older_than=older_than)
     try:
-        stats = _check_with_progress(
-            db, jobs, CheckConfig(fetch_config), warc_dir, console, dead_after, dead_days
+        stats = _with_progress(
+            console,
+            "Checking",
+            len(jobs),
+            lambda fetched, saved: check_urls(
+                db,
+                jobs,
+                config=RevisitConfig(fetch_config),
+                warc_dir=warc_dir,
+                on_fetched=fetched,
+                on_result=saved,
+                min_failures=dead_after,
+                min_days=dead_days,
+            ),
         )
     except KeyboardInterrupt:
         _interrupted("nothing was half-written")
@@ -552,66 +581,17 @@ def check(
         raise click.ClickException(f"{len(summary['dead'])} dead link(s): {summary['dead'][0]}")
 
 
-def _check_with_progress(
-    db: Database,
-    jobs: list[CheckJob],
-    config: CheckConfig,
-    warc_dir: Path,
-    console: Console,
-    dead_after: int,
-    dead_days: float,
-) -> CheckStats:
-    """Check the links with a progress bar: it moves as each link is fetched, and shows the
-    counts per outcome of those saved."""
-    with Progress(
-        TextColumn("Checking"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[outcomes]}"),
-        console=console,
-        transient=True,
-        disable=console.quiet,  # --silent: no refresh thread either
-    ) as progress:
-        task = progress.add_task("check", total=len(jobs), outcomes="")
-
-        def saved(result: CheckResult, stats: CheckStats) -> None:
-            counts = " ".join(f"{k}={v}" for k, v in sorted(stats.outcomes.items()))
-            progress.update(task, outcomes=counts)
-
-        return check_urls(
-            db,
-            jobs,
-            config=config,
-            warc_dir=warc_dir,
-            on_fetched=lambda url: progress.advance(task),  # thread-safe: Progress locks
-            on_result=saved,
-            min_failures=dead_after,
-            min_days=dead_days,
-        )
-
-
 def _print_check_summary(console: Console, summary: dict[str, Any]) -> None:
     """Two tables: this run's outcomes, and the link status of every selected link."""
-    for title, counts in (
-        ("Checked links by outcome", summary["outcomes"]),
-        ("Link status", summary["link_status"]),
-    ):
-        table = Table(title=title, title_justify="left", min_width=len(title))
-        table.add_column(title.split()[-1])
-        table.add_column("links", justify="right")
-        for key, count in sorted(counts.items(), key=lambda item: -item[1]):
-            table.add_row(key, str(count))
-        console.print(table)
+    _print_counts(console, "Checked links by outcome", ("outcome", "links"), summary["outcomes"])
+    _print_counts(console, "Link status", ("status", "links"), summary["link_status"])
     console.print(
         f"{summary['captured']} changed page(s) captured; {summary['extracted']} of "
         f"{summary['done']} checks needed text extraction"
     )
     for url in summary["dead"]:
         console.print(f"[red]dead[/] {url}", soft_wrap=True)
-    for error in summary["internal_errors"]:
-        console.print(f"[red]internal error[/] {error}")
-    _explain_private_refusals(console, summary["outcomes"])
+    _print_run_notes(console, summary["outcomes"], summary["internal_errors"])
 
 
 @cli.command("report")

@@ -19,7 +19,7 @@ from webserver import Handler, WebServer, text
 from archiver.capture.warc import read_records
 from archiver.cli import cli
 from archiver.net.fetch import FetchConfig
-from archiver.run.check import CheckConfig, CheckResult, CheckStats, check_frontier, check_urls
+from archiver.run.check import RevisitConfig, RunStats, UrlResult, check_frontier, check_urls
 from archiver.store import open_db
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,11 +86,11 @@ def check_json(db_path: Path, *extra: str) -> dict[str, Any]:
 
 def check_at(
     db_path: Path, when: datetime, *, allow_private_addresses: bool = True, **options: Any
-) -> CheckStats:
+) -> RunStats:
     """A check run whose clock says ``when`` (the 3-days rule without waiting 3 days)."""
     db = open_db(db_path)
     fetch = FetchConfig(allow_private_addresses=allow_private_addresses, delay=0, timeout=5)
-    config = CheckConfig(fetch)
+    config = RevisitConfig(fetch)
     return check_urls(
         db,
         check_frontier(db, now=when),
@@ -697,7 +697,7 @@ def test_any_executor_can_run_the_hosts(
     archive(tmp_path, db_path, web_server, ["/story", "/status/404"])
     web_server.routes["/story"] = page(PARAGRAPHS[:1])
     db = open_db(db_path)
-    config = CheckConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
+    config = RevisitConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as executor:
         stats = check_urls(
@@ -737,10 +737,10 @@ def test_progress_is_reported_per_link_before_its_chunk_is_saved(
         fetched.append(url)
         reported.set()
 
-    def on_result(result: CheckResult, stats: CheckStats) -> None:
+    def on_result(result: UrlResult, stats: RunStats) -> None:
         saved.append(len(fetched))
 
-    config = CheckConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
+    config = RevisitConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
     check_urls(
         db,
         jobs,
@@ -837,19 +837,21 @@ def test_a_page_whose_new_text_could_not_be_extracted_is_looked_at_again(tmp_pat
     from concurrent.futures.process import BrokenProcessPool
 
     from archiver.net.result import FetchResult
-    from archiver.run.revisit import CheckJob, _finish, _Pending, _Worker
+    from archiver.rows import CheckRow, LastCapture
+    from archiver.run.revisit import UrlJob, _finish, _Pending, _Worker
     from archiver.run.workers import INLINE
 
     failed: Future[Any] = Future()
     failed.set_exception(BrokenProcessPool("A process in the process pool was terminated"))
     url = "http://127.0.0.1:9/page"
     result = FetchResult(url=url, outcome="ok", captured_at="2026-11-28T00:00:00Z", status_code=200)
-    job = CheckJob(url=url, capture_id=1, has_cited_text=True, cited_text="The archived text.")
-    config = CheckConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
+    last = LastCapture(id=1, cited=True)
+    job = UrlJob(url=url, revisit=True, last=last, cited_text="The archived text.")
+    config = RevisitConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
     worker = _Worker(config, str(tmp_path / "warc"), INLINE)
-    checked = _finish(_Pending(job, result, result.as_check_row(), failed), worker)
+    row = CheckRow(**result.as_check_row())
+    checked = _finish(_Pending(job, result, row, failed), worker)
     assert (checked.outcome, checked.capture, checked.extracted_now) == ("ok", None, False)
-    assert (
-        checked.check["error"] == "text not extracted: A process in the process pool was terminated"
-    )
-    assert (checked.check["similarity"], checked.check["drift"]) == (None, None)
+    assert checked.check is not None
+    assert checked.check.error == "text not extracted: A process in the process pool was terminated"
+    assert (checked.check.similarity, checked.check.drift) == (None, None)

@@ -20,12 +20,10 @@ from archiver.evidence import find as evidence
 from archiver.evidence.find import (
     CitedClaim,
     PassageIndex,
-    annotate,
     evidence_for,
     facts,
     find_evidence,
     highlight,
-    label_counts,
     number_spans,
     numbers,
     passages,
@@ -34,6 +32,7 @@ from archiver.evidence.find import (
     terms,
 )
 from archiver.ingest.article import load_article
+from archiver.run.annotate import annotate, label_counts
 from archiver.store import migrations, open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]

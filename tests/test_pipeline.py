@@ -20,9 +20,10 @@ from archiver.capture.warc import read_records
 from archiver.cli import cli
 from archiver.ingest.article import load_article
 from archiver.net.fetch import FetchConfig
+from archiver.rows import CaptureRow
 from archiver.run.archive import RunStats, UrlResult, archive_urls, frontier
 from archiver.run.workers import PROCESS_EXTRACTION_AFTER
-from archiver.store import open_db, save_article, save_results, warc_file
+from archiver.store import open_db, save_article, save_url_rows, warc_file
 
 ARTICLE_PAGE = (
     "<html><head><title>A page about ports</title></head><body><article>"
@@ -348,7 +349,6 @@ def test_evidence_is_found_where_the_page_is_extracted(tmp_path: Path, db_path: 
         db = open_db(db_path)
         saved = save_article(db, load_article(str(article)))
         jobs = frontier(db, article_ids=[saved.article_id])
-        assert all(len(job.claims) == 1 for job in jobs)
         config = FetchConfig(allow_private_addresses=True, delay=0, timeout=5)
         archive_urls(db, jobs, config=config, warc_dir=tmp_path / "warc")
     rows = list(
@@ -411,8 +411,8 @@ def test_a_page_whose_text_could_not_be_extracted_is_kept_and_fetched_again(
     [job] = frontier(db, article_ids=[saved.article_id])
     failed: Future[Any] = Future()
     failed.set_exception(BrokenProcessPool("A process in the process pool was terminated"))
-    capture = {"url": job.url, "captured_at": "2026-11-28T00:00:00Z", "outcome": "ok"}
-    save_results(db, [UrlResult(job.url, "ok", capture=dict(capture), extraction=failed).finish()])
+    capture = CaptureRow(job.url, "2026-11-28T00:00:00Z", "ok")
+    save_url_rows(db, [UrlResult(job.url, "ok", capture=capture, extraction=failed).finish()])
     [error] = db.execute("select error from captures").fetchone()
     assert error == "text not extracted: A process in the process pool was terminated"
     assert db.execute("select text from sources").fetchone()[0] is None

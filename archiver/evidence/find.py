@@ -12,6 +12,9 @@ Labels: ``supported`` (the passage says it nearly word for word, every fact in p
 wording differs, so a person must read it), ``not_found``
 (nothing in the source comes close), ``unavailable`` (no text was captured). The thresholds are
 measured on the developer corpus by ``bench/evidence_eval.py``; bench/README.md has the figures.
+
+No database here: ``archiver.store`` reads the claims and texts and saves the rows, and
+``run/annotate.py`` runs this over a whole archive.
 """
 
 from __future__ import annotations
@@ -19,19 +22,15 @@ from __future__ import annotations
 import bisect
 import functools
 import html
-import itertools
 import logging
 import math
 import re
 import sys
-import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-from sqlite_utils import Database
 
 from archiver.evidence.facts import (
     NUMBER_WORDS,
@@ -53,34 +52,26 @@ from archiver.evidence.sentences import split_sentences, unwrapped
 LOGGER = logging.getLogger(__name__)
 
 __all__ = [
-    "AnnotateStats",
     "CitedClaim",
     "Evidence",
     "Facts",
     "Passage",
     "PassageIndex",
     "ScoredPassage",
-    "annotate",
-    "claims_citing",
     "evidence_for",
     "facts",
     "find_evidence",
-    "for_capture",
     "judge",
-    "label_counts",
     "number_spans",
     "numbers",
     "passages",
     "rank",
-    "save_evidence",
     "split_sentences",
 ]
 
 #: Stored in ``evidence.method``; bump the version when ranking or labelling changes.
 METHOD = "bm25+facts/3"
 LABELS = ("supported", "partial", "not_found", "unavailable")
-#: Capture outcomes whose text can be evidence (as in pipeline.CAPTURED).
-CAPTURED = ("ok", "redirected")
 
 #: BM25 parameters: the usual values, which SQLite FTS5's bm25() uses too.
 K1 = 1.2
@@ -106,8 +97,6 @@ NOT_FOUND_BELOW = 0.3
 SUPPORTED_FROM = 0.8
 #: Passages BM25 proposes, of which the judge reads the one that covers the claim best.
 CANDIDATES = 5
-#: Citations written per transaction.
-BATCH_SIZE = 500
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
@@ -730,189 +719,3 @@ def evidence_for(text: str | None, claims: Iterable[CitedClaim]) -> list[tuple[i
             evidence = find_evidence(cited.claim, index, anchor=cited.anchor, context=cited.context)
         found.append((cited.citation_id, evidence))
     return found
-
-
-# -- the database -----------------------------------------------------------------------------
-
-
-def claims_citing(db: Database, urls: Iterable[str]) -> dict[str, list[CitedClaim]]:
-    """The claims of every citation of these URLs (any article's), in citation order."""
-    wanted = list(dict.fromkeys(urls))
-    found: dict[str, list[CitedClaim]] = defaultdict(list)
-    for i in range(0, len(wanted), BATCH_SIZE):
-        part = wanted[i : i + BATCH_SIZE]
-        for row in db.query(
-            "select id, url, claim, anchor_text, context from citations "
-            f"where url in ({', '.join('?' for _ in part)}) order by id",
-            part,
-        ):
-            found[row["url"]].append(
-                CitedClaim(row["id"], row["claim"], row["anchor_text"], row["context"])
-            )
-    return found
-
-
-@dataclass
-class AnnotateStats:
-    """What ``annotate`` did, for the CLI's summary."""
-
-    citations: int = 0
-    sources: int = 0
-    labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "citations": self.citations,
-            "sources": self.sources,
-            "labels": dict(self.labels),
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def _selection(
-    citation_ids: Iterable[int] | None,
-    urls: Iterable[str] | None,
-    article_ids: Iterable[int] | None,
-) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    for column, values in (("id", citation_ids), ("url", urls), ("article_id", article_ids)):
-        if values is not None:
-            chosen = list(values)
-            clauses.append(f"c.{column} in ({', '.join('?' for _ in chosen)})")
-            params += chosen
-    return (" where " + " and ".join(clauses)) if clauses else "", params
-
-
-def annotate(
-    db: Database,
-    *,
-    citation_ids: Iterable[int] | None = None,
-    urls: Iterable[str] | None = None,
-    article_ids: Iterable[int] | None = None,
-    missing_only: bool = False,
-    on_progress: Callable[[AnnotateStats], None] | None = None,
-) -> AnnotateStats:
-    """Compute and store the evidence of citations, against the latest good capture of each.
-
-    Each source is split once for all its citations. A citation gets one row per capture
-    (older captures keep theirs, as a history); a citation without a captured text gets one
-    ``unavailable`` row, with no capture when there is none. Rerunning replaces, never adds.
-
-    Args:
-        db: the archive.
-        citation_ids, urls, article_ids: only these citations (all given filters apply);
-            every citation when all are None.
-        missing_only: skip citations that already have evidence for their latest capture
-            (an archive run annotates each chunk as it lands, then fills in the rest).
-        on_progress: called after each batch is written.
-
-    Returns:
-        Counts by label.
-    """
-    started = time.perf_counter()
-    where, params = _selection(citation_ids, urls, article_ids)
-    latest = f"(select max(k.id) from captures k where k.url = c.url and k.outcome in {CAPTURED})"
-    if missing_only:
-        where += " and " if where else " where "
-        where += (
-            f"not exists (select 1 from evidence e where e.citation_id = c.id "
-            f"and e.capture_id is {latest})"
-        )
-    rows = list(
-        db.query(
-            f"select c.id, c.claim, c.anchor_text, c.context, c.url, {latest} as capture_id "
-            f"from citations c{where} order by c.url is null, c.url, c.id",
-            params,
-        )
-    )
-    stats = AnnotateStats()
-    per_capture_text = db["capture_texts"].exists()
-    batch: list[tuple[dict[str, Any], Evidence]] = []
-    for url, group in itertools.groupby(rows, key=lambda row: row["url"]):
-        cited = list(group)
-        text = None
-        if url is not None:
-            text = _load_text(db, url, cited[0]["capture_id"], per_capture_text)
-            stats.sources += 1
-        claims = [CitedClaim(r["id"], r["claim"], r["anchor_text"], r["context"]) for r in cited]
-        for row, (_, evidence) in zip(cited, evidence_for(text, claims), strict=True):
-            batch.append((row, evidence))
-            stats.citations += 1
-            stats.labels[evidence.label] += 1
-        if len(batch) >= BATCH_SIZE:
-            save_evidence(db, batch)
-            batch.clear()
-            if on_progress is not None:
-                on_progress(stats)
-    save_evidence(db, batch)
-    stats.seconds = time.perf_counter() - started
-    LOGGER.info("evidence for %d citations of %d sources", stats.citations, stats.sources)
-    return stats
-
-
-def label_counts(db: Database, *, article_ids: Iterable[int]) -> AnnotateStats:
-    """The labels of the articles' citations now (each citation's latest evidence)."""
-    ids = list(article_ids)
-    stats = AnnotateStats()
-    if not ids:
-        return stats
-    marks = ", ".join("?" for _ in ids)
-    for row in db.query(
-        "select label, count(*) as n from evidence_view "
-        f"where citation_id in (select id from citations where article_id in ({marks})) "
-        "group by label",
-        ids,
-    ):
-        stats.labels[row["label"]] = row["n"]
-        stats.citations += row["n"]
-    return stats
-
-
-def _load_text(
-    db: Database, url: str, capture_id: int | None, per_capture_text: bool
-) -> str | None:
-    """The capture's own text when it is kept, else the source's text."""
-    if capture_id is None:
-        return None
-    text = None
-    if per_capture_text:
-        row = next(
-            db.query("select text from capture_texts where capture_id = ?", [capture_id]), None
-        )
-        text = row["text"] if row else None
-    if text is None:
-        row = next(db.query("select text from sources where url = ?", [url]), None)
-        text = row["text"] if row else None
-    return text
-
-
-def for_capture(
-    url: str, capture_id: int | None, found: Iterable[tuple[int, Evidence]]
-) -> list[tuple[dict[str, Any], Evidence]]:
-    """Evidence a worker found (``evidence_for``), shaped for ``save_evidence``."""
-    return [
-        ({"id": citation_id, "capture_id": capture_id, "url": url}, evidence)
-        for citation_id, evidence in found
-    ]
-
-
-def save_evidence(db: Database, batch: list[tuple[dict[str, Any], Evidence]]) -> None:
-    """Replace each citation's row for its capture, and drop rows that no longer apply.
-
-    SQLite lets a primary-key column hold NULL (and NULLs never collide), so the row of a
-    citation without a capture is deleted and inserted rather than upserted. Rows of captures
-    of another URL (the citation's link was changed) are dropped too.
-    """
-    if not batch:
-        return
-    with db.atomic():
-        db.conn.executemany(
-            "delete from evidence where citation_id = ? and (capture_id is null "
-            "or capture_id = ? or capture_id not in (select id from captures where url = ?))",
-            [(row["id"], row["capture_id"], row["url"]) for row, _ in batch],
-        )
-        db.table("evidence").insert_all(
-            {"citation_id": row["id"], "capture_id": row["capture_id"], **evidence.as_dict()}
-            for row, evidence in batch
-        )

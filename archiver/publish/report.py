@@ -19,16 +19,21 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.linkrot.verdicts import ALIVE_OUTCOMES, BLOCKED_OUTCOMES
+from archiver.linkrot.verdicts import CheckEvent, link_status
+from archiver.store import (
+    article_status_counts,
+    checks_per_day,
+    drifted_sources,
+    rotten_citations,
+    status_counts,
+)
 
 LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "ReportData",
-    "dead_links",
     "render_html",
     "report_data",
-    "status_counts",
     "write_report",
 ]
 
@@ -50,49 +55,16 @@ OUTCOME_GROUPS = {
     "failing": "#D55E00",
 }
 MAX_DAYS = 90  # more distinct days than this: the timeline counts by ISO week
-
-
-def _article_filter(article_ids: Iterable[int] | None) -> tuple[str, list[Any]]:
-    ids = list(article_ids or [])
-    if not ids:
-        return "", []
-    return f" and citations.article_id in ({', '.join('?' for _ in ids)})", ids
-
-
-def status_counts(db: Database, *, article_ids: Iterable[int] | None = None) -> dict[str, int]:
-    """Distinct cited URLs per link status (``unchecked`` for those never checked)."""
-    where, params = _article_filter(article_ids)
-    rows = db.query(
-        "select coalesce(sources.link_status, 'unchecked') as status, "
-        "count(distinct citations.url) as n from citations "
-        "left join sources on sources.url = citations.url "
-        f"where citations.url is not null{where} group by status",
-        params,
-    )
-    return {row["status"]: row["n"] for row in rows}
-
-
-def dead_links(db: Database, *, article_ids: Iterable[int] | None = None) -> list[str]:
-    """Cited URLs whose link status is ``dead``, in citation order."""
-    where, params = _article_filter(article_ids)
-    return [
-        row["url"]
-        for row in db.query(
-            "select citations.url from citations join sources on sources.url = citations.url "
-            f"where sources.link_status = 'dead'{where} "
-            "group by citations.url order by min(citations.id)",
-            params,
-        )
-    ]
+#: The moment of a lone check that ``outcome_group`` asks ``link_status`` about.
+_ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def outcome_group(outcome: str, drift: str | None) -> str:
-    """The timeline's group of one check."""
-    if outcome in ALIVE_OUTCOMES:
-        return "drifted" if drift in ("changed", "replaced") else "alive"
-    if outcome in BLOCKED_OUTCOMES:
-        return "blocked"
-    return "soft 404" if outcome == "soft_404" else "failing"
+    """The timeline's group of one check: the link status it gives alone, failures split."""
+    status = link_status([CheckEvent(_ANY_TIME, outcome, drift)], now=_ANY_TIME)
+    if status in ("alive", "drifted", "blocked"):
+        return status
+    return "soft 404" if outcome == "soft_404" else "failing"  # one failure: suspect
 
 
 @dataclass
@@ -112,23 +84,12 @@ def report_data(db: Database, *, now: datetime | None = None) -> ReportData:
     data = ReportData(
         generated_at=(now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         totals=status_counts(db),
+        articles=article_status_counts(db),
+        rotten=rotten_citations(db),
+        drifted=drifted_sources(db),
     )
-    per_article: dict[int, tuple[str, dict[str, int]]] = {}
-    for row in db.query(
-        "select articles.id, coalesce(articles.title, articles.source_key) as title, "
-        "coalesce(sources.link_status, 'unchecked') as status, "
-        "count(distinct citations.url) as n from citations "
-        "join articles on articles.id = citations.article_id "
-        "left join sources on sources.url = citations.url where citations.url is not null "
-        "group by articles.id, status order by articles.id"
-    ):
-        per_article.setdefault(row["id"], (row["title"], {}))[1][row["status"]] = row["n"]
-    data.articles = [(k, title, counts) for k, (title, counts) in per_article.items()]
     days: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in db.query(
-        "select substr(checked_at, 1, 10) as day, outcome, drift, count(*) as n from checks "
-        "group by day, outcome, drift order by day"
-    ):
+    for row in checks_per_day(db):
         days[row["day"]][outcome_group(row["outcome"], row["drift"])] += row["n"]
     timeline = sorted(days.items())
     if len(timeline) > MAX_DAYS:
@@ -139,30 +100,6 @@ def report_data(db: Database, *, now: datetime | None = None) -> ReportData:
                 weeks[f"{year}-W{week:02d}"][group] += n
         timeline = sorted(weeks.items())
     data.timeline = [(label, dict(counts)) for label, counts in timeline]
-    data.rotten = [
-        dict(row)
-        for row in db.query(
-            "select sources.link_status, articles.title as article, citations.position, "
-            "citations.claim, citations.url, sources.latest_outcome, "
-            "(select max(checked_at) from checks where checks.url = citations.url) as last_checked,"
-            " (select max(captured_at) from captures where captures.url = citations.url "
-            "and outcome in ('ok', 'redirected')) as last_good_capture "
-            "from citations join articles on articles.id = citations.article_id "
-            "join sources on sources.url = citations.url "
-            "where sources.link_status in ('dead', 'suspect') "
-            "order by sources.link_status = 'suspect', citations.article_id, citations.position"
-        )
-    ]
-    data.drifted = [
-        dict(row)
-        for row in db.query(
-            "select sources.url, sources.title, checks.similarity, checks.drift, "
-            "checks.checked_at from sources join checks on checks.id = "
-            "(select id from checks where checks.url = sources.url "
-            "order by checked_at desc, id desc limit 1) "
-            "where sources.link_status = 'drifted' order by checks.similarity"
-        )
-    ]
     return data
 
 

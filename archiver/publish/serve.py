@@ -137,11 +137,12 @@ def serve(ds: Datasette, *, host: str, port: int) -> None:
 
 
 async def _start(ds: Datasette) -> None:
-    """Run the startup hooks, then one query, so that a bad file is one message, not a crash."""
+    """Run the startup hooks, then read the schema, so that a bad file is one message, not a
+    crash (Datasette's own read: this package holds no SQL)."""
     await ds.invoke_startup()
     db = ds.get_database()
     try:
-        await db.execute("select count(*) from sqlite_master")
+        await db.table_names()
     except sqlite3.DatabaseError as error:
         raise NotAnArchive(f"{db.path} cannot be served (SQLite says: {error})") from None
 

@@ -1,8 +1,9 @@
-"""Run per-host chunks of work on an Executor: one chunk of a host in flight at a time.
+"""Run per-host chunks of work on an Executor, and the one coordinator of archive and check.
 
 The archive pipeline and the link checker both fetch many URLs over many hosts: hosts go in
 parallel, a host's URLs go in series (the fetcher's throttle keeps the delay between them), and
-the coordinator saves each finished chunk before the next of that host would need saving.
+the coordinator (``fetch_urls``) alone writes SQLite, one short transaction per finished chunk,
+so a killed run loses at most the chunks in flight and a rerun picks up the rest.
 """
 
 from __future__ import annotations
@@ -11,12 +12,27 @@ import logging
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from sqlite_utils import Database
+
+from archiver.capture.warc import recover_open_files
 from archiver.errors import StorageError
+from archiver.run.memory import release_free_memory
+from archiver.run.revisit import RevisitConfig, UrlJob, UrlResult, fetch_host, revisit_host
+from archiver.run.workers import Extraction, close_writers
+from archiver.store import (
+    claims_citing,
+    keep_archived_texts,
+    last_capture,
+    save_url_rows,
+    texts_of,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -158,3 +174,156 @@ def when_all_done(futures: Sequence[Future[Any]], then: Callable[[], Result]) ->
     for future in futures:
         future.add_done_callback(one_done)
     return combined
+
+
+# -- the coordinator -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunStats:
+    """Counts for the progress bar and the summaries of archive and check."""
+
+    urls: int = 0
+    done: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    drift: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    unchanged: int = 0  # revisits that learnt nothing new: no capture
+    captured: int = 0  # new snapshots kept by revisits
+    extracted: int = 0  # revisits that needed the extractor
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    #: WARC records could not be written: the run stopped there (what was saved is kept).
+    storage_error: StorageError | None = None
+
+    def count(self, result: UrlResult) -> None:
+        """Add one saved result."""
+        self.done += 1
+        self.outcomes[result.outcome] += 1
+        if result.check is not None:
+            self.drift[result.check.drift or "none"] += 1
+            self.unchanged += result.capture is None
+            self.captured += result.capture is not None
+            self.extracted += result.extracted_now
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a command runs its jobs: chunk size, when extraction moves to processes, the rule
+    for ``dead``, and the clock (tests inject days)."""
+
+    chunk_size: int = CHUNK_SIZE
+    #: Extractions done inline before worker processes start; None: always inline.
+    extraction_after: int | None = None
+    clock: Callable[[], datetime] | None = None
+    min_failures: int = 3
+    min_days: float = 3.0
+
+
+def fetch_urls(
+    db: Database,
+    jobs: list[UrlJob],
+    *,
+    config: RevisitConfig,
+    warc_dir: Path,
+    policy: Policy | None = None,
+    executor: Executor | None = None,
+    on_fetched: Callable[[str], None] | None = None,
+    on_result: Callable[[UrlResult, RunStats], None] | None = None,
+) -> RunStats:
+    """Fetch every job, host by host in parallel, and save each chunk as it finishes.
+
+    A host's next chunk is submitted as soon as its previous one is fetched (before saving it,
+    and before its extractions are done), so the host never waits for SQLite or the extraction
+    backlog; it still has one chunk in flight. Ctrl-C stops submitting, keeps what was saved and
+    marks the stats ``interrupted``. So does a failure to write WARC records, which the stats
+    keep as ``storage_error``.
+
+    Args:
+        config: the run's options (``refresh`` for ``archive --refresh``).
+        policy: chunk size, extraction, link-status rule and clock; the defaults if None.
+        executor: where ``revisit_host`` runs; a thread pool of ``config.fetch.concurrency``
+            if None.
+        on_fetched: called with each URL as soon as it is fetched (progress bars): from the
+            fetching threads when they are this process's (so it must be thread-safe), else
+            when its chunk comes back.
+        on_result: called after each URL's result is saved.
+    """
+    rules = policy or Policy()
+    stats = RunStats(urls=len(jobs))
+    if not jobs:
+        return stats
+    recover_open_files(warc_dir)
+    # Later versions are rows of capture_texts: the archived text must be one before any is
+    # added, or replaced by a refresh (a killed run's at the next).
+    revisits = any(job.revisit for job in jobs)
+    if revisits:
+        keep_archived_texts(db)
+    pool = executor or ThreadPoolExecutor(max_workers=config.fetch.concurrency)
+    # Processes are local only.
+    extraction = Extraction(after=rules.extraction_after) if executor is None else None
+
+    def submit(chunk: list[UrlJob]) -> Future[list[UrlResult]]:
+        claims = claims_citing(db, [job.url for job in chunk])
+        chunk = [_with_texts(db, replace(job, claims=tuple(claims[job.url]))) for job in chunk]
+        if extraction is not None:  # threads of this process: extraction goes on after them
+            return pool.submit(fetch_host, chunk, config, str(warc_dir), extraction, on_fetched)
+        return pool.submit(revisit_host, chunk, config, str(warc_dir))
+
+    def save(results: list[UrlResult]) -> None:
+        save_url_rows(
+            db,
+            results,
+            now=rules.clock() if rules.clock is not None else None,
+            min_failures=rules.min_failures,
+            min_days=rules.min_days,
+        )
+        if any(result.capture is not None for result in results):
+            release_free_memory()  # the chunk's bodies and rows are gone; keep RSS near the heap
+        for result in results:
+            if executor is not None and on_fetched is not None:  # fetched elsewhere: reported now
+                on_fetched(result.url)
+            stats.count(result)
+            if on_result is not None:
+                on_result(result, stats)
+
+    run = run_host_chunks(
+        chunk_by_host(jobs, lambda job: job.url, size=rules.chunk_size),
+        submit=submit,
+        on_done=save,
+        settle=_settle if extraction is not None else None,
+    )
+    stats.interrupted, stats.errors = run.interrupted, run.errors
+    stats.storage_error = run.storage_error
+    pool.shutdown(wait=not run.interrupted, cancel_futures=True)
+    if extraction is not None:
+        extraction.shutdown()
+    if not run.interrupted:
+        try:
+            close_writers()
+        except StorageError as error:  # the folder went away after the last write
+            stats.storage_error = stats.storage_error or error
+    if config.refresh:
+        keep_archived_texts(db)  # the refreshed versions, now that they are the sources' texts
+    return stats
+
+
+def revisit_job(db: Database, url: str) -> UrlJob:
+    """A URL to fetch again, with what the archive knows of it (check, ``archive --refresh``)."""
+    last, known, conditional = last_capture(db, url)
+    return UrlJob(url, revisit=True, last=last, known=tuple(known), conditional=conditional)
+
+
+def _with_texts(db: Database, job: UrlJob) -> UrlJob:
+    """A revisit with the cited text and the last capture's, read just before it is sent."""
+    if not job.revisit:
+        return job
+    cited, current = texts_of(db, job.url, job.last.id if job.last else None)
+    return replace(job, cited_text=cited, capture_text=current)
+
+
+def _settle(results: list[UrlResult]) -> Future[list[UrlResult]]:
+    """The results of ``fetch_host``, finished, once all their extractions are done."""
+    return when_all_done(
+        [result.extraction for result in results if result.extraction is not None],
+        lambda: [result.finish() for result in results],
+    )

@@ -1,15 +1,18 @@
-"""Revisit one host's cited URLs: the worker side of ``archiver check``.
+"""The one revisit worker: fetch a cited URL knowing what the archive had, judge the answer,
+keep what is new. ``archive`` (first captures and ``--refresh``) and ``check`` both run it.
 
-``check_host`` is a plain function of a few URLs of one host that returns row-shaped, picklable
-results, like ``pipeline.archive_host``, so any ``concurrent.futures.Executor`` can run it; it
-never touches SQLite (``check.py`` reads what the archive knows into each ``CheckJob`` and saves
-the ``CheckResult`` rows).
+``revisit_host`` is a plain function of a few URLs of one host that returns row-shaped, picklable
+results (``archiver.rows``), so any ``concurrent.futures.Executor`` can run it; it never touches
+SQLite (the coordinator, ``engine.fetch_urls``, reads what the archive knows into each ``UrlJob``
+and saves the rows).
 
-What one check does:
+A URL never captured is fetched and captured (WARC records, a ``captures`` row, its text). A URL
+fetched again (``check``, or ``archive --refresh`` of a captured URL) is judged by one set of
+rules, so both commands give the same verdict for the same answer:
 
 1. A GET (servers answer HEAD wrongly), conditional on the last good capture's ETag and
-   Last-Modified. A 304, or a payload whose digest was seen before, learns nothing new of the
-   page: no extraction, no WARC, the earlier similarity is carried over.
+   Last-Modified once a check found the page. A 304, or a payload whose digest was seen before,
+   learns nothing new of the page: no extraction, the earlier similarity is carried over.
 2. The answer is classified (``archiver.linkrot.verdicts``), where its redirects led first,
    whatever the last hop answered (a 304 too): a bot-challenge page or a redirect to a login
    page is ``blocked``;
@@ -17,11 +20,15 @@ What one check does:
    the site serves for a made-up path (one probe per site directory per run) is ``soft_404``.
    Unless that page is a JavaScript app's shell, one page for every path, and the URL's
    archived text was no more than that shell: then the archive never held anything that tells
-   this page from a missing one, and the check says ``ok`` with a "cannot tell" note in
+   this page from a missing one, and the verdict is ``ok`` with a "cannot tell" note in
    ``error`` rather than count towards ``dead`` a page that may well be there.
-3. A live page whose text differs from the last capture's is captured again (WARC records, and
-   for the coordinator a ``captures`` row and its text), so both versions stay; its similarity
-   to the text the claim was archived from gives ``drift``.
+3. A live page's similarity to the text the claim was archived from gives ``drift``.
+
+What is kept differs by what each command promises. ``check`` records a check, and captures a
+live page whose text differs from the last capture's (a later version; ``sources.text`` stays
+the cited text). ``archive --refresh`` records the same check and keeps every fetch in the WARC:
+the last capture's payload again is a revisit record, anything else a new capture (its verdict
+as outcome), and a live page's text becomes the source's.
 """
 
 from __future__ import annotations
@@ -33,7 +40,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from archiver.capture.extract import Extracted, sniff_kind
@@ -54,7 +60,16 @@ from archiver.linkrot.verdicts import (
 )
 from archiver.net.fetch import FetchConfig
 from archiver.net.result import FetchResult
-from archiver.run.archive import CAPTURED, TEXT_NOT_EXTRACTED
+from archiver.rows import (
+    CAPTURED,
+    TEXT_NOT_EXTRACTED,
+    CaptureRow,
+    CheckRow,
+    Known,
+    LastCapture,
+    SourceText,
+    UrlRows,
+)
 from archiver.run.workers import (
     INLINE,
     Extraction,
@@ -65,71 +80,95 @@ from archiver.run.workers import (
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["CheckConfig", "CheckJob", "CheckResult", "check_host", "probe_url"]
+__all__ = ["RevisitConfig", "UrlJob", "UrlResult", "fetch_host", "probe_url", "revisit_host"]
 
 #: Bytes of a body read for titles and challenge markers.
 SIGNAL_BYTES = 64_000
-#: Extractions in one run after which they move to worker processes (most checks need none).
+#: Extractions in one check run after which they move to worker processes (most need none).
 POOL_AFTER = 8
 
 
 @dataclass(frozen=True)
-class CheckConfig:
-    """Options of one check run, picklable for any executor."""
+class RevisitConfig:
+    """Options of one run, picklable for any executor."""
 
     fetch: FetchConfig
     #: Probes are cached per run: a new run asks each site again.
     run_id: str = field(default_factory=lambda: secrets.token_hex(8))
     probe: bool = True  # fetch a made-up path per site directory to find soft 404s
+    #: ``archive --refresh``: every fetch goes to the WARC and a live page's text to the source.
+    refresh: bool = False
 
 
 @dataclass(frozen=True)
-class CheckJob:
-    """One URL to check, with what the archive already knows about it.
+class UrlJob:
+    """One URL to fetch, with what the archive already knows about it.
 
     ``known`` lists payload digests seen before (the last capture's first, which a 304 answer
-    stands for; then the last check's) with their (similarity, drift) and whether a check already
-    found that body to be the page (neither an error nor a challenge page), so an unchanged body
-    needs no extraction and, once checked, no second look. The texts are filled just before the
-    job's chunk is submitted, so a run over 10,000 URLs does not hold 10,000 texts.
+    stands for), so an unchanged body needs no extraction and, once a check found it to be the
+    page, no second look. The texts are filled just before the job's chunk is submitted, so a
+    run over 10,000 URLs does not hold 10,000 texts.
     """
 
     url: str
-    capture_id: int | None = None  # the last good capture
-    etag: str | None = None  # its validators, sent when the last check found the page
-    last_modified: str | None = None
-    known: tuple[tuple[str | None, float | None, str | None, bool], ...] = ()
-    has_cited_text: bool = False
-    cited_text: str | None = None  # sources.text: what the claim was archived from
+    #: Judge the answer against what was archived (check, refresh); else a first capture.
+    revisit: bool = False
+    last: LastCapture | None = None  # the last good capture
+    known: tuple[Known, ...] = ()
+    conditional: bool = True  # send the capture's validators
+    cited_text: str | None = None  # sources.text: what the claims were archived from
     capture_text: str | None = None  # text of the last good capture
     #: The claims citing the URL: a new capture's evidence is found where it is extracted.
     claims: tuple[CitedClaim, ...] = ()
 
 
 @dataclass
-class CheckResult:
-    """What checking one URL gave, as rows: always a check, sometimes a new capture."""
+class UrlResult(UrlRows):
+    """``UrlRows`` whose page may still be extracting in a worker process (a first capture)."""
 
-    url: str
-    outcome: str
-    check: dict[str, Any]
-    capture: dict[str, Any] | None = None
-    text: str | None = None  # the new capture's text
-    extracted: dict[str, str | None] | None = None  # sources columns, for a never-archived URL
-    extracted_now: bool = False  # whether this check ran the extractor
-    evidence: list[tuple[int, Evidence]] | None = None  # the claims against the new capture
+    extraction: Future[tuple[Extracted, list[tuple[int, Evidence]]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def finish(self) -> UrlResult:
+        """Wait for the extraction (if any) and keep its columns; picklable afterwards.
+
+        A page whose extraction failed (its worker process died twice) is still a capture:
+        the WARC holds it, the row says why it has no text, and a rerun fetches it again.
+        """
+        if self.extraction is not None:
+            try:
+                extracted, self.evidence = self.extraction.result()
+                self.source = SourceText(**extracted.as_dict())
+                self.extracted_now = True
+            except Exception as error:
+                LOGGER.warning("%s: %s%s", self.url, TEXT_NOT_EXTRACTED, error)
+                if self.capture is not None:
+                    self.capture.error = f"{TEXT_NOT_EXTRACTED}{error}"
+            self.extraction = None
+        return self
 
 
 @dataclass
 class _Worker:
-    """What the checks of one chunk share in a worker."""
+    """What the jobs of one chunk share in a worker."""
 
-    config: CheckConfig
+    config: RevisitConfig
     warc_dir: str
     extract: Extraction
 
     def writer(self) -> WarcWriter:
         return process_writer(self.warc_dir)
+
+    def capture(self, result: FetchResult) -> CaptureRow:
+        """Write ``result``'s records; the ``captures`` row that points at its final response."""
+        final = final_response(self.writer().write_fetch(result))
+        return CaptureRow(
+            **result.as_row(),
+            warc_path=str(final.path) if final else None,
+            warc_offset=final.offset if final else None,
+            warc_record_id=final.record_id if final else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -212,7 +251,7 @@ def _classify(result: FetchResult, head: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _probe_says(job: CheckJob, result: FetchResult, text: str | None, probe: _Probe) -> str | None:
+def _probe_says(job: UrlJob, result: FetchResult, text: str | None, probe: _Probe) -> str | None:
     """Why the page is what the site serves for any path (a soft 404), or None."""
     if probe.outcome not in CAPTURED:
         return None
@@ -228,65 +267,116 @@ def _probe_says(job: CheckJob, result: FetchResult, text: str | None, probe: _Pr
 
 @dataclass
 class _Pending:
-    """A live page whose new text is being extracted; its fetch result stays open till then."""
+    """A live page whose new text is being extracted; its fetch result stays open till then.
 
-    job: CheckJob
+    ``seen``: a refresh found a body a check already found to be the page, but not the last
+    capture's: it is extracted for the source, and its verdict is the one already found.
+    """
+
+    job: UrlJob
     result: FetchResult
-    row: dict[str, Any]
+    row: CheckRow
     extracted: Future[tuple[Extracted, list[tuple[int, Evidence]]]]
+    seen: Known | None = None
 
 
-def _check_one(job: CheckJob, worker: _Worker) -> CheckResult | _Pending:
+def _fetch_one(job: UrlJob, worker: _Worker) -> UrlResult | _Pending:
+    last = job.last if job.conditional else None
     result = worker_fetch(
-        job.url, worker.config.fetch, etag=job.etag, last_modified=job.last_modified
+        job.url,
+        worker.config.fetch,
+        etag=last.etag if last else None,
+        last_modified=last.last_modified if last else None,
     )
-    judged: CheckResult | _Pending | None = None
+    judged: UrlResult | _Pending | None = None
     try:
-        judged = _judge(job, result, worker)
+        judged = _judge(job, result, worker) if job.revisit else _first(job, result, worker)
         return judged
     finally:
         if not isinstance(judged, _Pending):
             result.close()
 
 
-def _judge(job: CheckJob, result: FetchResult, worker: _Worker) -> CheckResult | _Pending:
+def _first(job: UrlJob, result: FetchResult, worker: _Worker) -> UrlResult:
+    """A URL never captured: capture whatever it answers; a page's text is extracted."""
+    done = UrlResult(job.url, result.outcome, capture=worker.capture(result))
+    if result.outcome in CAPTURED and result.body is not None:
+        done.extraction = worker.extract.submit_with_evidence(result, job.claims)
+    return done
+
+
+def _judge(job: UrlJob, result: FetchResult, worker: _Worker) -> UrlResult | _Pending:
     """What the response says at once; a page with a new body is left to ``_finish``.
 
     Where the redirects led is judged first: it is the outcome of the whole chain, whatever the
     last hop answered (a 304 or a body seen before says nothing about the chain).
     """
-    row = result.as_check_row()
+    row = CheckRow(**result.as_check_row())
     found = redirect_reason(job.url, result.final_url) if result.outcome in CAPTURED else None
     if found is not None:
-        row["outcome"], row["error"] = found
-        return CheckResult(job.url, found[0], row)
-    known = {entry[0]: entry[1:] for entry in job.known if entry[0]}
+        row.outcome, row.error = found
+        return _keep(job, result, row, worker)
     if result.status_code == 304:  # unchanged since the last capture, whose validators were sent
         if job.known:
-            row["payload_sha256"], row["similarity"], row["drift"], _ = job.known[0]
-        return CheckResult(job.url, result.outcome, row)
+            first = job.known[0]
+            row.payload_sha256, row.similarity, row.drift = (
+                first.payload_sha256,
+                first.similarity,
+                first.drift,
+            )
+        return _keep(job, result, row, worker)
     if result.body is None:
-        return CheckResult(job.url, result.outcome, row)
+        return _keep(job, result, row, worker)
+    known = {entry.payload_sha256: entry for entry in job.known if entry.payload_sha256}
     seen = known.get(result.payload_sha256 or "")
-    if seen is None or not seen[2] or result.outcome not in CAPTURED:
+    if seen is None or not seen.found or result.outcome not in CAPTURED:
         result.body.seek(0)
         found = _classify(result, result.body.read(SIGNAL_BYTES))
         if found is not None:
-            row["outcome"], row["error"] = found
-            return CheckResult(job.url, found[0], row)
+            row.outcome, row.error = found
+            return _keep(job, result, row, worker)
     if result.outcome not in CAPTURED:
-        return CheckResult(job.url, result.outcome, row)
-    if seen is None:
-        return _Pending(job, result, row, worker.extract.submit_with_evidence(result, job.claims))
-    row["similarity"], row["drift"] = seen[:2]
-    if seen[2]:  # a check found this very body to be the page: nothing new to learn
-        return CheckResult(job.url, result.outcome, row)
-    # The body is the last capture's, not yet found to be the page: its text is the capture's.
-    return CheckResult(job.url, _by_probe(job, result, job.capture_text, row, worker), row)
+        return _keep(job, result, row, worker)
+    if seen is None or (seen.found and _new_payload(job, result, worker)):
+        extracting = worker.extract.submit_with_evidence(result, job.claims)
+        return _Pending(job, result, row, extracting, seen)
+    row.similarity, row.drift = seen.similarity, seen.drift
+    if not seen.found:  # the body is the last capture's, not yet found to be the page
+        _by_probe(job, result, job.capture_text, row, worker)
+    return _keep(job, result, row, worker)
+
+
+def _new_payload(job: UrlJob, result: FetchResult, worker: _Worker) -> bool:
+    """Is this a payload a refresh keeps as a new capture (not the last capture's)?"""
+    last = job.last
+    return worker.config.refresh and (last is None or last.payload_sha256 != result.payload_sha256)
+
+
+def _keep(job: UrlJob, result: FetchResult, row: CheckRow, worker: _Worker) -> UrlResult:
+    """The check row of a verdict with no new text to keep, and what a refresh writes of it.
+
+    A refresh keeps every fetch but a 304 in the WARC: the last capture's payload again as a
+    revisit record, anything else as a capture whose outcome is the verdict (``archive``
+    records every outcome as a capture).
+    """
+    done = UrlResult(job.url, row.outcome, check=row)
+    if not worker.config.refresh or result.status_code == 304:
+        return done
+    if job.last is not None and not _new_payload(job, result, worker):
+        worker.writer().write_revisit(
+            result,
+            refers_to=job.last.record_id or "",
+            refers_to_uri=job.last.final_url or job.url,
+            refers_to_date=job.last.captured_at or result.captured_at,
+        )
+        return done
+    done.capture = worker.capture(result)
+    done.capture.outcome, done.capture.error = row.outcome, row.error
+    return done
 
 
 def _by_probe(
-    job: CheckJob, result: FetchResult, text: str | None, row: dict[str, Any], worker: _Worker
+    job: UrlJob, result: FetchResult, text: str | None, row: CheckRow, worker: _Worker
 ) -> str:
     """The outcome once the site's answer for a made-up path is known; ``row`` is updated.
 
@@ -298,16 +388,16 @@ def _by_probe(
     if reason is None:
         return result.outcome
     if _shell_as_archived(job, result, text):
-        row["error"] = (
+        row.error = (
             f"{CANNOT_TELL}the site answers any path with the same JavaScript app shell, as this "
             "URL did when archived; the page is made in the browser"
         )
         return result.outcome
-    row.update(outcome="soft_404", error=reason, similarity=None, drift=None)
+    row.outcome, row.error, row.similarity, row.drift = "soft_404", reason, None, None
     return "soft_404"
 
 
-def _shell_as_archived(job: CheckJob, result: FetchResult, text: str | None) -> bool:
+def _shell_as_archived(job: UrlJob, result: FetchResult, text: str | None) -> bool:
     """Is the page an app shell whose text is what was archived from the URL (or next to none)?
 
     Then the archived page was the shell too (a page with text of its own that is now answered by
@@ -326,7 +416,7 @@ def _shell_as_archived(job: CheckJob, result: FetchResult, text: str | None) -> 
     )
 
 
-def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
+def _finish(pending: _Pending, worker: _Worker) -> UrlResult:
     """Drift against the cited text, the soft-404 probe, and a new capture if the text changed."""
     job, result, row = pending.job, pending.result, pending.row
     try:
@@ -336,61 +426,69 @@ def _finish(pending: _Pending, worker: _Worker) -> CheckResult:
             raise
         except Exception as error:  # its worker process died twice: cannot tell, look again
             LOGGER.warning("%s: %s%s", job.url, TEXT_NOT_EXTRACTED, error)
-            row.update(similarity=None, drift=None, error=f"{TEXT_NOT_EXTRACTED}{error}")
-            return CheckResult(job.url, row["outcome"], row)
-        extracted = page.as_dict()
-        text = extracted["text"]
-        row["similarity"] = similarity(job.cited_text, text)
-        row["drift"] = drift_for(row["similarity"])
-        outcome = _by_probe(job, result, text, row, worker)
-        check = CheckResult(job.url, outcome, row, extracted_now=True)
-        if outcome not in CAPTURED:
-            return check
-        if job.capture_id is None or not _same_text(text, job.capture_text):
-            final = final_response(worker.writer().write_fetch(result))
-            check.capture = result.as_row() | {
-                "warc_path": str(final.path) if final else None,
-                "warc_offset": final.offset if final else None,
-                "warc_record_id": final.record_id if final else None,
-            }
-            check.text = text
-            check.evidence = evidence
-            if not job.has_cited_text:
-                check.extracted = extracted
-        return check
+            row.similarity, row.drift = None, None
+            row.error = f"{TEXT_NOT_EXTRACTED}{error}"
+            return _keep(job, result, row, worker)
+        extracted = SourceText(**page.as_dict())
+        if pending.seen is not None:  # judged before: the text is wanted for the source only
+            row.similarity, row.drift = pending.seen.similarity, pending.seen.drift
+        else:
+            row.similarity = similarity(job.cited_text, extracted.text)
+            row.drift = drift_for(row.similarity)
+            _by_probe(job, result, extracted.text, row, worker)
+        if row.outcome not in CAPTURED:
+            return _keep(job, result, row, worker)
+        done = UrlResult(job.url, row.outcome, check=row, extracted_now=True)
+        cited = job.last is not None and job.last.cited
+        if worker.config.refresh:  # a new version of the archive: its text is the source's
+            done.capture, done.source = worker.capture(result), extracted
+        elif job.last is None or not _same_text(extracted.text, job.capture_text):
+            done.capture, done.version = worker.capture(result), extracted.text
+            done.source = None if cited else extracted
+        if done.capture is not None:
+            done.evidence = evidence
+        return done
     finally:
         result.close()
 
 
-def check_host(
-    jobs: list[CheckJob],
-    config: CheckConfig,
+def fetch_host(
+    jobs: list[UrlJob],
+    config: RevisitConfig,
     warc_dir: str,
-    *,
-    extraction: Extraction | None = None,
+    extraction: Extraction,
     on_fetched: Callable[[str], None] | None = None,
-) -> list[CheckResult]:
-    """Check URLs of one host, one after another (the fetcher keeps the politeness).
+) -> list[UrlResult]:
+    """Fetch URLs of one host, one after another (the fetcher keeps the politeness).
+
+    First captures may come back still extracting (``UrlResult.finish`` waits), so a local
+    run's thread goes on to its next chunk while the pages of the last one are extracted;
+    revisits are judged to the end here, since a changed page may need the probe and a capture.
 
     Args:
-        jobs: URLs of a single host, with their texts filled in.
-        config: check options.
-        warc_dir: where this process writes new snapshots (opened only if one is needed).
-        extraction: shared by the threads of a run; inline extraction when None.
+        jobs: URLs of a single host, revisits with their texts filled in.
+        config: the run's options.
+        warc_dir: where this process writes its WARC files.
+        extraction: shared by the threads of a run (``INLINE`` elsewhere).
         on_fetched: called with each URL once it is fetched, from this thread (progress bars).
 
     Returns:
-        One ``CheckResult`` per job, in order.
+        One ``UrlResult`` per job, in order.
     """
-    worker = _Worker(config, warc_dir, extraction or INLINE)
-    judged: list[CheckResult | _Pending] = []
+    worker = _Worker(config, warc_dir, extraction)
+    fetched: list[UrlResult | _Pending] = []
     try:
         for job in jobs:
-            judged.append(_check_one(job, worker))
+            fetched.append(_fetch_one(job, worker))
             if on_fetched is not None:
                 on_fetched(job.url)
-        return [_finish(r, worker) if isinstance(r, _Pending) else r for r in judged]
+        return [_finish(r, worker) if isinstance(r, _Pending) else r for r in fetched]
     finally:
-        for item in judged:  # kept open only if something failed (closing twice is harmless)
+        for item in fetched:  # kept open only if something failed (closing twice is harmless)
             if isinstance(item, _Pending):
                 item.result.close()
+
+
+def revisit_host(jobs: list[UrlJob], config: RevisitConfig, warc_dir: str) -> list[UrlResult]:
+    """``fetch_host`` for any executor: inline extraction, every result finished (picklable)."""
+    return [result.finish() for result in fetch_host(jobs, config, warc_dir, INLINE)]

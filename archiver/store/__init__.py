@@ -4,13 +4,34 @@ Callers import from here, not from the modules, so the store can be rearranged b
 """
 
 from archiver.store.database import DEFAULT_DB, open_db
+from archiver.store.evidence_rows import (
+    capture_text,
+    citations_to_annotate,
+    claims_citing,
+    evidence_labels,
+    for_capture,
+    save_evidence,
+)
 from archiver.store.lock import write_lock
 from archiver.store.paths import archive_folder, stored_warc_path, warc_file
+from archiver.store.reads import (
+    article_status_counts,
+    checks_per_day,
+    dead_links,
+    drifted_sources,
+    rotten_citations,
+    status_counts,
+    stored_article_ids,
+)
 from archiver.store.revisits import (
     capture_row,
+    checked_since,
+    cited_urls,
     keep_archived_texts,
+    last_capture,
     link_status_of,
-    save_results,
+    save_url_rows,
+    texts_of,
 )
 from archiver.store.schema import migrations
 from archiver.store.writes import SavedArticle, save_article
@@ -19,14 +40,31 @@ __all__ = [
     "DEFAULT_DB",
     "SavedArticle",
     "archive_folder",
+    "article_status_counts",
     "capture_row",
+    "checked_since",
+    "cited_urls",
+    "capture_text",
+    "checks_per_day",
+    "citations_to_annotate",
+    "claims_citing",
+    "dead_links",
+    "drifted_sources",
+    "evidence_labels",
+    "for_capture",
     "keep_archived_texts",
+    "last_capture",
     "link_status_of",
     "migrations",
     "open_db",
+    "rotten_citations",
     "save_article",
-    "save_results",
+    "save_evidence",
+    "save_url_rows",
+    "status_counts",
+    "stored_article_ids",
     "stored_warc_path",
+    "texts_of",
     "warc_file",
     "write_lock",
 ]
