@@ -22,10 +22,21 @@ from rich.table import Table
 from sqlite_utils import Database
 
 from archiver import __version__
-from archiver.errors import ArchiveBusy, NotAnArchive, StorageError
+from archiver.errors import ArchiveBusy, ArticleError, NotAnArchive, StorageError
+from archiver.ingest.article import load_article
+from archiver.ingest.claims import Citation
 from archiver.net.fetch import FetchConfig
 from archiver.publish import serve as publish
 from archiver.publish.report import write_report
+from archiver.recover.find_original import (
+    DEFAULT_CANDIDATES,
+    FindError,
+    FindResult,
+    find_original,
+    site_prefix,
+)
+from archiver.recover.resolve import MapError, Match, from_copy, from_map
+from archiver.recover.wayback import WAYBACK_MACHINE, Endpoints
 from archiver.run.annotate import AnnotateStats, label_counts
 from archiver.run.annotate import annotate as annotate_evidence
 from archiver.run.archive import archive_urls, frontier
@@ -40,12 +51,22 @@ from archiver.run.engine import RunStats
 from archiver.run.ingest import fetch_summary, ingest_sources
 from archiver.run.memory import limit_arenas
 from archiver.run.revisit import UrlResult
-from archiver.store import DEFAULT_DB, open_db, stored_article_ids, write_lock
+from archiver.store import (
+    DEFAULT_DB,
+    Resolution,
+    article_citations,
+    find_article,
+    open_db,
+    save_resolutions,
+    stored_article_ids,
+    write_lock,
+)
 
 DEFAULT_WARC_DIR = Path("db/warc")
 #: Longest delay, timeout or window in seconds an option accepts (a day): anything longer is a
 #: typing mistake, and nan or inf would switch the limit off.
 MAX_SECONDS = 86_400.0
+WAYBACK_CDX_PATH = "/cdx/search/cdx"
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -649,3 +670,253 @@ def annotate_command(
     _print_labels(Console(stderr=True, quiet=silent), stats)
     if as_json:
         click.echo(json.dumps({"db": str(db_path), **stats.as_dict()}, indent=2))
+
+
+class InputError(click.ClickException):
+    """A mistake in what the command was given, said in one ``Error:`` line (exit code 2):
+    a usage error would print the whole usage before it."""
+
+    exit_code = 2
+
+
+def _endpoints(cdx: str, replay: str | None) -> Endpoints:
+    """The archive to search: ``--replay-endpoint``, else /web/ beside a Wayback-style CDX API."""
+    if replay is None:
+        if not cdx.rstrip("/").endswith(WAYBACK_CDX_PATH):
+            raise click.BadParameter(
+                "give --replay-endpoint too: this CDX API is not laid out like web.archive.org",
+                param_hint="--cdx-endpoint",
+            )
+        replay = cdx.rstrip("/").removesuffix(WAYBACK_CDX_PATH) + "/web/"
+    return Endpoints(cdx=cdx, replay=replay if replay.endswith("/") else replay + "/")
+
+
+@cli.command("resolve")
+@click.argument("article")
+@click.option(
+    "--from",
+    "copy_source",
+    metavar="SOURCE",
+    help="Another copy of the article that has the links: a URL, an HTML or a Markdown file.",
+)
+@click.option(
+    "--map",
+    "map_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="CSV of URLs found by hand: a url column, and position or anchor_text. Wins over "
+    "--from and --find.",
+)
+@click.option(
+    "--find",
+    is_flag=True,
+    help="Look for the original in a web archive by the article's title, site and date.",
+)
+@click.option(
+    "--site",
+    metavar="DOMAIN",
+    help="For --find: the publisher's domain (and path) to search under; default: the host "
+    "of the URL the article was archived from.",
+)
+@click.option(
+    "--cdx-endpoint",
+    metavar="URL",
+    default=WAYBACK_MACHINE.cdx,
+    show_default=True,
+    help="For --find: the web archive's CDX API.",
+)
+@click.option(
+    "--replay-endpoint",
+    metavar="URL",
+    help="For --find: where the archive replays captures (default: /web/ beside the CDX API).",
+)
+@click.option(
+    "--candidates",
+    type=click.IntRange(min=1, max=100),
+    default=DEFAULT_CANDIDATES,
+    show_default=True,
+    help="For --find: most snapshots fetched and compared.",
+)
+@db_option
+@fetch_options
+@output_options
+def resolve_command(
+    article: str,
+    copy_source: str | None,
+    map_path: Path | None,
+    find: bool,
+    site: str | None,
+    cdx_endpoint: str,
+    replay_endpoint: str | None,
+    candidates: int,
+    db_path: Path,
+    fetch_config: FetchConfig,
+    as_json: bool,
+    silent: bool,
+    verbose: int,
+) -> None:
+    """Fill the lost links of an archived article from another copy, a map or a web archive.
+
+    ARTICLE is an archived article's id, or the SOURCE it was archived from. --from aligns
+    our links with another copy's by anchor text, claim and place; --map takes URLs found by
+    hand; --find looks the original up in a web archive (CDX) and uses it only when it clearly
+    aligns. Only citations without a URL of their own are filled ('href' stays as written);
+    every decision is kept in the resolutions table. Then 'archiver archive' fetches the
+    filled URLs.
+
+    \b
+    Example:
+        archiver resolve 1 --from https://eastasiaforum.org/2018/03/29/china-and-russia/
+        archiver resolve article.md --map links.csv
+        archiver resolve 1 --find --site eastasiaforum.org
+    """
+    _setup_logging(verbose)
+    console = Console(stderr=True, quiet=silent)
+    if not (copy_source or map_path or find):
+        raise click.UsageError("say where the links come from: --from SOURCE, --map FILE, --find")
+    if copy_source and find:
+        raise click.UsageError("--from and --find are two ways to get a copy: give one")
+    endpoints = _endpoints(cdx_endpoint, replay_endpoint) if find else WAYBACK_MACHINE
+    if not db_path.exists():
+        raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
+    db = _open_for_writing(db_path)
+    row = find_article(db, article)
+    if row is None:
+        raise click.BadParameter(
+            f"no article {article!r} in {db_path}: give its id or the SOURCE it was archived from",
+            param_hint="ARTICLE",
+        )
+    ours = article_citations(db, row["id"])
+    matches: list[Match] = []
+    if map_path is not None:  # first: a bad map stops the run before anything is fetched
+        try:
+            with map_path.open(newline="", encoding="utf-8-sig") as handle:
+                matches += from_map(ours, handle, source=f"map:{map_path}")
+        except MapError as error:
+            problems = "; ".join(f"line {line}: {message}" for line, message in error.problems)
+            raise InputError(f"{map_path}: {problems}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"{map_path}: cannot be read ({error})") from None
+    summary: dict[str, Any] = {"db": str(db_path), "article_id": row["id"], "title": row["title"]}
+    if copy_source is not None:
+        try:
+            copy = load_article(copy_source, fetch_config=fetch_config)
+        except ArticleError as error:
+            raise (InputError if error.usage else click.ClickException)(error.message) from None
+        matches = from_copy(ours, copy) + matches
+    if find:
+        found = _find_original(console, row, ours, site, endpoints, fetch_config, candidates)
+        summary["find"] = _find_summary(found)
+        if found.chosen is not None:
+            matches = list(found.chosen.matches) + matches
+    outcomes = save_resolutions(db, row["id"], matches)
+    _print_resolutions(console, outcomes)
+    if as_json:
+        resolutions = [outcome.as_dict() for outcome in outcomes]
+        summary |= {
+            "filled": sum(outcome.status == "filled" for outcome in outcomes),
+            "unmatched": [o.match.position for o in outcomes if o.status == "unmatched"],
+            "resolutions": resolutions,
+        }
+        click.echo(json.dumps(summary, indent=2))
+
+
+def _find_original(
+    console: Console,
+    article: dict[str, Any],
+    ours: list[Citation],
+    site: str | None,
+    endpoints: Endpoints,
+    config: FetchConfig,
+    candidates: int,
+) -> FindResult:
+    """Search the web archive, show the candidates, and say in one line what was decided."""
+    try:
+        prefix = site_prefix(site, article["url"])
+    except FindError as error:
+        raise click.UsageError(str(error)) from None
+    try:
+        found = find_original(
+            ours,
+            title=article["title"],
+            published=article["published"],
+            url_prefix=prefix,
+            config=config,
+            endpoints=endpoints,
+            article_url=article["url"],
+            candidates=candidates,
+        )
+    except FindError as error:
+        raise click.ClickException(str(error)) from None
+    table = Table(title=f"Candidates under {prefix}", title_justify="left")
+    for column in ("snapshot", "matched", "confidence", "title", "score"):
+        snapshot = column == "snapshot"
+        table.add_column(
+            column,
+            justify="left" if snapshot else "right",
+            overflow="fold",
+            min_width=24 if snapshot else None,
+        )
+    for candidate in found.candidates:
+        table.add_row(
+            candidate.memento_url,
+            candidate.error or f"{candidate.matched}/{candidate.citations}",
+            f"{candidate.mean_confidence:.2f}",
+            f"{candidate.title_similarity:.2f}",
+            f"{candidate.score:.2f}",
+        )
+    if found.candidates:
+        console.print(table)
+    verdict = "Using" if found.chosen is not None else "No original used, nothing changed:"
+    console.print(f"{verdict} {found.reason}", soft_wrap=True, markup=False)
+    return found
+
+
+def _find_summary(found: FindResult) -> dict[str, Any]:
+    """The --find part of resolve --json."""
+    return {
+        "url_prefix": found.url_prefix,
+        "candidates": [candidate.as_dict() for candidate in found.candidates],
+        "chosen": found.chosen.memento_url if found.chosen is not None else None,
+        "reason": found.reason,
+    }
+
+
+def _print_resolutions(console: Console, outcomes: list[Resolution]) -> None:
+    """A table of the URLs found, then the citations nothing was found for."""
+    shown = [o for o in outcomes if o.status not in ("unmatched", "own_url")]
+    table = Table(title="Resolved citations", title_justify="left")
+    for column in ("position", "anchor", "url", "confidence", "method", "status"):
+        numeric = column in ("position", "confidence")
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            overflow="fold",  # a URL cut short is no use
+            min_width=24 if column == "url" else None,
+        )
+    for outcome in shown:
+        match = outcome.match
+        table.add_row(
+            str(match.position),
+            outcome.anchor_text,
+            match.url,
+            f"{match.confidence:.2f}",
+            match.method,
+            outcome.status,
+            style="dim" if outcome.status == "outranked" else None,
+        )
+    if shown:
+        console.print(table)
+    for outcome in outcomes:
+        if outcome.status == "unmatched":
+            console.print(
+                f"unmatched: {outcome.match.position} {outcome.anchor_text!r} "
+                f"({outcome.match.source})",
+                soft_wrap=True,
+                markup=False,
+            )
+    kept = sum(outcome.status == "own_url" for outcome in outcomes)
+    filled = sum(outcome.status == "filled" for outcome in outcomes)
+    console.print(
+        f"{filled} citation URL(s) filled"
+        + (f"; {kept} keep the URL the article gives" if kept else ""),
+    )

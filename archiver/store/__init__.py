@@ -23,6 +23,12 @@ from archiver.store.reads import (
     status_counts,
     stored_article_ids,
 )
+from archiver.store.resolutions import (
+    Resolution,
+    article_citations,
+    find_article,
+    save_resolutions,
+)
 from archiver.store.revisits import (
     capture_row,
     checked_since,
@@ -38,12 +44,15 @@ from archiver.store.writes import SavedArticle, save_article
 
 __all__ = [
     "DEFAULT_DB",
+    "Resolution",
     "SavedArticle",
+    "article_citations",
     "archive_folder",
     "article_status_counts",
     "capture_row",
     "checked_since",
     "cited_urls",
+    "find_article",
     "capture_text",
     "checks_per_day",
     "citations_to_annotate",
@@ -59,6 +68,7 @@ __all__ = [
     "open_db",
     "rotten_citations",
     "save_article",
+    "save_resolutions",
     "save_evidence",
     "save_url_rows",
     "status_counts",

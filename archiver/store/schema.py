@@ -379,3 +379,55 @@ join evidence as latest on latest.citation_id = citations.id and latest.capture_
 left join captures on captures.id = evidence.capture_id
 order by citations.article_id, citations.position
 """
+
+
+def resolved_url(row: str) -> str:
+    """SQL for the URL the resolutions give the citation ``row`` (a table name or ``new``).
+
+    A person's ``--map`` wins, then the most confident match, then the latest; a resolution
+    counts only while the citation at its position still has the anchor text it was made for
+    (an edited article can move its links). Null when none gives a URL.
+    """
+    return f"""(
+        select chosen.url from resolutions as chosen
+        where chosen.article_id = {row}.article_id and chosen.position = {row}.position
+          and chosen.anchor_text = {row}.anchor_text and chosen.url is not null
+        order by chosen.source like 'map:%' desc, chosen.confidence desc, chosen.resolved_at desc
+        limit 1
+    )"""
+
+
+@migrations()
+def m009_resolutions(db: Database) -> None:
+    """Every decision ``archiver resolve`` made on a citation whose href was lost (issue 13):
+    one row per citation and source (``from:<copy>``, ``find:<memento>``, ``map:<csv>``).
+
+    Archiving the article again rewrites its citations from the article itself, where these
+    URLs are missing; the triggers give such a citation its resolved URL back, whatever wrote
+    the null, so a rerun of ``archive`` fetches the resolved pages instead of losing them.
+    """
+    db.table("resolutions").create(
+        {
+            "article_id": int,
+            "position": int,
+            "anchor_text": str,
+            "url": str,
+            "source": str,
+            "confidence": float,
+            "method": str,
+            "resolved_at": str,
+        },
+        pk=("article_id", "position", "source"),
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    for event in ("insert", "update of url"):
+        name = event.split()[0]
+        db.execute(
+            f"""
+            create trigger citations_keep_resolved_url_{name} after {event} on citations
+            when new.url is null and {resolved_url("new")} is not null
+            begin
+              update citations set url = {resolved_url("new")} where id = new.id;
+            end
+            """
+        )
