@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from archiver.run.engine import chunk_by_host, run_host_chunks, when_all_done
+from archiver.run.engine import chunk_by_host, ctrl_c_pressed, run_host_chunks, when_all_done
 
 
 def test_a_host_s_next_chunk_is_submitted_while_the_last_one_settles() -> None:
@@ -105,3 +107,33 @@ def test_when_all_done_passes_on_what_then_raises() -> None:
 
     with pytest.raises(ValueError, match="boom"):
         when_all_done([], then).result(timeout=1)
+
+
+def test_ctrl_c_while_chunks_run_stops_the_run_without_an_exception() -> None:
+    """Ctrl-C sets a flag the coordinator reads between waits: no KeyboardInterrupt can land
+    inside ``concurrent.futures.wait`` and leave its futures' locks held (a hang at shutdown)."""
+    never: Future[list[int]] = Future()
+    submitted = threading.Event()
+
+    def submit(chunk: list[int]) -> Future[list[int]]:
+        submitted.set()
+        return never
+
+    def press_ctrl_c() -> None:
+        submitted.wait()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    run = run_host_chunks({"a": deque([[1]])}, submit=submit, on_done=lambda _: None)
+    presser.join()
+    assert run.interrupted and never.cancelled()
+
+
+def test_ctrl_c_outside_a_run_is_a_keyboard_interrupt_again() -> None:
+    with ctrl_c_pressed() as ctrl_c:
+        os.kill(os.getpid(), signal.SIGINT)
+    assert ctrl_c.pressed
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [])  # a bytecode boundary to run the handler

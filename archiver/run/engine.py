@@ -9,13 +9,16 @@ so a killed run loses at most the chunks in flight and a rerun picks up the rest
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -38,6 +41,8 @@ LOGGER = logging.getLogger(__name__)
 
 #: URLs of one host handed to a worker at a time: small enough that a kill loses little.
 CHUNK_SIZE = 8
+#: Seconds between two looks at the Ctrl-C flag while the coordinator waits for chunks.
+CTRL_C_POLL = 0.1
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -116,11 +121,16 @@ def run_host_chunks(
             run.errors.append(f"{host}: {error}")
             return None
 
-    try:
+    with ctrl_c_pressed() as ctrl_c:
         for host in chunks:
             next_chunk(host)
         while running or settling:
-            done, _ = wait([*running, *settling], return_when=FIRST_COMPLETED)
+            done, _ = wait([*running, *settling], timeout=CTRL_C_POLL, return_when=FIRST_COMPLETED)
+            if ctrl_c.pressed:
+                run.interrupted = True
+                for future in running:
+                    future.cancel()
+                break
             for future in done:
                 if future in settling:
                     results = outcome(future, settling.pop(future))
@@ -133,11 +143,39 @@ def run_host_chunks(
                         continue
                 if results is not None:
                     on_done(results)
-    except KeyboardInterrupt:
-        run.interrupted = True
-        for future in running:
-            future.cancel()
     return run
+
+
+@dataclass
+class CtrlC:
+    """Whether Ctrl-C was pressed: a plain attribute, so the signal handler takes no lock."""
+
+    pressed: bool = False
+
+
+@contextmanager
+def ctrl_c_pressed() -> Iterator[CtrlC]:
+    """While the block runs, Ctrl-C sets ``pressed`` instead of raising KeyboardInterrupt.
+
+    A KeyboardInterrupt lands wherever the main thread happens to be: inside
+    ``concurrent.futures.wait``, which takes its futures' locks one by one, it can leave some of
+    them held, and the run then hangs at shutdown (seen on a busy machine). The coordinator
+    looks at the flag between waits instead. Outside the main thread signals are not ours to
+    catch, and nothing changes.
+    """
+    ctrl_c = CtrlC()
+    if threading.current_thread() is not threading.main_thread():
+        yield ctrl_c
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        ctrl_c.pressed = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield ctrl_c
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def when_all_done(futures: Sequence[Future[Any]], then: Callable[[], Result]) -> Future[Result]:
