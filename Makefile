@@ -36,6 +36,7 @@ test: install chromium
 lint: install
 	$(BIN)/ruff check archiver tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cog --check README.md
 
 docs: install

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archiver.capture.extract import decode_html
 from archiver.errors import ArticleError
 from archiver.ingest.claims import (
     Citation,
@@ -27,6 +26,7 @@ from archiver.ingest.claims import (
 )
 from archiver.ingest.markdown import parse_markdown
 from archiver.ingest.urls import normalise_url
+from archiver.net.charset import decode_html
 from archiver.net.fetch import FetchConfig, fetch, make_session
 from archiver.net.robots import RobotsCache
 
