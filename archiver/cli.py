@@ -21,7 +21,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlite_utils import Database
 
-from archiver import __version__
 from archiver.errors import ArchiveBusy, ArticleError, NotAnArchive, StorageError
 from archiver.ingest.article import load_article
 from archiver.ingest.claims import Citation
@@ -61,6 +60,7 @@ from archiver.store import (
     stored_article_ids,
     write_lock,
 )
+from archiver.version import __version__
 
 DEFAULT_WARC_DIR = Path("db/warc")
 #: Longest delay, timeout or window in seconds an option accepts (a day): anything longer is a

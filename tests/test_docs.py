@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -58,3 +60,20 @@ def test_readme_names_only_commands_that_exist() -> None:
     """No `archiver resolve` (or any other command) is promised before it exists (issue 11)."""
     named = re.findall(r"(?:^|[`'$] ?)archiver ([a-z][a-z-]*)", _readme(), re.M)
     assert set(named) - set(COMMANDS) == set()
+
+
+def test_the_python_example_in_the_readme_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's "Use it from Python" block, run as written in an empty folder that has the
+    example article (whose links were lost, so nothing is fetched)."""
+    from conftest import EXAMPLE_ARTICLE
+
+    block = re.search(r"<!-- python-example.*?-->\n```python\n(.*?)```", _readme(), re.S)
+    assert block is not None
+    (tmp_path / "examples").mkdir()
+    shutil.copy(EXAMPLE_ARTICLE, tmp_path / "examples" / EXAMPLE_ARTICLE.name)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block.group(1), "README.md", "exec"), {})
+    assert capsys.readouterr().out == "25 citations, 0 pages fetched\n"
+    assert (tmp_path / "db" / "citations.db").exists()

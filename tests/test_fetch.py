@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 import pytest
 from webserver import CYRILLIC, ETAG, LAST_MODIFIED, OK_HTML, Handler, WebServer, resolver_for
 
-from archiver import __version__
 from archiver.net.fetch import (
     FetchConfig,
     fetch,
@@ -28,6 +27,7 @@ from archiver.net.fetch import (
 from archiver.net.politeness import HostThrottle
 from archiver.net.result import FetchResult
 from archiver.net.robots import RobotsCache
+from archiver.version import __version__
 
 
 def config(**overrides: object) -> FetchConfig:

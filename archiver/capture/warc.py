@@ -54,9 +54,9 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.warcwriter import WARCWriter as _WarcioWriter
 from zlib_ng import zlib_ng
 
-from archiver import __version__
 from archiver.errors import StorageError
 from archiver.net.result import Exchange, FetchResult
+from archiver.version import __version__
 
 LOGGER = logging.getLogger(__name__)
 

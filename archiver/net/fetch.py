@@ -36,7 +36,6 @@ import requests
 import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
-from archiver import __version__
 from archiver.errors import (
     BlockedByRobots,
     FetchError,
@@ -51,6 +50,7 @@ from archiver.net.guard import AddressGuard, GuardedAdapter, Resolver, check_hos
 from archiver.net.politeness import DEFAULT_THROTTLE, HostThrottle
 from archiver.net.result import Exchange, FetchResult
 from archiver.net.robots_rules import RobotsRules
+from archiver.version import __version__
 
 
 class RobotsSource(Protocol):
