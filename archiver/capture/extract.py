@@ -23,18 +23,16 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ["Extracted", "decode_html", "extract", "read_extractable", "sniff_kind"]
+__all__ = ["Extracted", "extract", "read_extractable", "sniff_kind"]
 
-#: HTML handed to trafilatura is cut here. A worker grows about 24 MB per MB of HTML parsed
-#: (bench/README.md), so a 10 MB page costs a quarter of a gigabyte; the largest page of the
-#: developer corpus is 1.1 MB, and a page cut in the middle still parses (lxml recovers), so only
-#: text past the cap is lost.
+#: HTML handed to trafilatura is cut here: a worker's memory grows with the HTML it parses
+#: (bench/README.md, "Where the memory goes"), real article pages are well under it, and a page
+#: cut in the middle still parses (lxml recovers), so only text past the cap is lost.
 MAX_HTML_BYTES = 2_000_000
 #: How trafilatura is asked (the benchmark's bare-trafilatura floor uses the same). ``fast``:
-#: without its readability and jusText fallbacks. On the developer corpus the text is the same
-#: (token recall 0.976, precision 0.935, all 90 quotes found, either way) for a quarter less
-#: CPU, and jusText's stoplist of every language cost each worker 30 MB; ``_extract_html``'s
-#: baseline check still rescues an article trafilatura's main pass lost. Dates: only stated ones
+#: without its readability and jusText fallbacks, which on the developer corpus change no text
+#: but cost CPU and each worker the memory of jusText's stoplists; ``_extract_html``'s baseline
+#: check still rescues an article trafilatura's main pass lost. Dates: only stated ones
 #: (archiver/ingest/dates.py).
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "with_metadata": True,

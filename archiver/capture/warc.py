@@ -184,12 +184,9 @@ class _GzipMemberPerRecord:
     """A file wrapper that gzips what is written, one gzip member per ``flush``.
 
     warcio writes each record and then flushes, so this gives the same record-at-a-time
-    compression as its own ``gzip=True``, at zlib's default level 6 instead of warcio's fixed 9:
-    on the benchmark pages level 9 took 50% more CPU (0.79 against 0.46 ms per 60 KB page;
-    3.4 against 2.3 ms per real corpus page) for files 0.5% smaller, and the coordinator
-    compresses every page it archives. zlib-ng writes the same format at the same level in
-    less time again: a whole fetch's records took 1.65 against 2.8 ms per real page, for files
-    0.8% larger.
+    compression as its own ``gzip=True``, but at zlib's default level 6 instead of warcio's
+    fixed 9, and with zlib-ng: the coordinator compresses every page it archives, and level 9
+    costs much more CPU for files barely smaller (bench/README.md, "Where the CPU goes").
     """
 
     def __init__(self, out: IO[bytes], directory: Path, level: int = 6) -> None:

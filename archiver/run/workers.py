@@ -37,8 +37,8 @@ LOGGER = logging.getLogger(__name__)
 #: Extractions done in the fetching threads before worker processes are started for the rest.
 PROCESS_EXTRACTION_AFTER = 40
 #: Bytes of bodies handed to worker processes and not extracted yet. When extraction is the
-#: bottleneck the fetching threads run ahead, and their bodies queued for the pool cost the
-#: coordinator 60 MB on the real-page benchmark; past this budget a thread waits instead.
+#: bottleneck the fetching threads run ahead, and the bodies they queue for the pool grow the
+#: coordinator (bench/README.md, "Where the memory goes"); past this budget a thread waits.
 MAX_QUEUED_BYTES = 8_000_000
 
 Done = TypeVar("Done")
@@ -224,9 +224,8 @@ class Extraction:
     def _wait_for_room(self, size: int) -> None:
         """Block while the queued bodies are over budget (one body always goes, however big).
 
-        Waiters are woken one at a time, each waking the next while there is room: waking all
-        fifty fetching threads at every finished extraction cost the coordinator 0.7 ms of CPU
-        per page.
+        Waiters are woken one at a time, each waking the next while there is room: waking every
+        fetching thread at every finished extraction costs the coordinator CPU for nothing.
         """
         with self._room:
             self._room.wait_for(lambda: not self._queued or self._queued + size <= MAX_QUEUED_BYTES)
