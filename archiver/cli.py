@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,6 +27,13 @@ from archiver.ingest.article import load_article
 from archiver.ingest.claims import Citation
 from archiver.net.fetch import FetchConfig
 from archiver.publish import serve as publish
+from archiver.publish.export import (
+    DEFAULT_REPLAY_PREFIX,
+    FORMATS,
+    ExportError,
+    export_text,
+    write_wacz,
+)
 from archiver.publish.report import write_report
 from archiver.recover.find_original import (
     DEFAULT_CANDIDATES,
@@ -48,6 +56,7 @@ from archiver.run.check import (
 )
 from archiver.run.engine import RunStats
 from archiver.run.ingest import fetch_summary, ingest_sources
+from archiver.run.mementos import MementoRun, look_up_mementos
 from archiver.run.memory import limit_arenas
 from archiver.run.revisit import UrlResult
 from archiver.store import (
@@ -920,3 +929,194 @@ def _print_resolutions(console: Console, outcomes: list[Resolution]) -> None:
         f"{filled} citation URL(s) filled"
         + (f"; {kept} keep the URL the article gives" if kept else ""),
     )
+
+
+def _lookup_endpoints(cdx: str, replay: str | None, timegate: str | None) -> Endpoints:
+    """The archive ``mementos`` asks: a TimeGate, the Wayback Machine, or a CDX API elsewhere,
+    whose availability fallback is asked on its own host (not on archive.org)."""
+    if timegate is not None:
+        return replace(WAYBACK_MACHINE, timegate=timegate)
+    if cdx == WAYBACK_MACHINE.cdx and replay is None:
+        return WAYBACK_MACHINE
+    endpoints = _endpoints(cdx, replay)
+    base = cdx.rstrip("/").removesuffix(WAYBACK_CDX_PATH)
+    return replace(endpoints, available=f"{base}/wayback/available")
+
+
+@cli.command("mementos")
+@db_option
+@fetch_options
+@click.option(
+    "--article", "article_ids", type=int, multiple=True, help="Only this article id (repeatable)."
+)
+@click.option(
+    "--cdx-endpoint",
+    metavar="URL",
+    default=WAYBACK_MACHINE.cdx,
+    show_default=True,
+    help="The web archive's CDX API (its availability API beside it is the fallback).",
+)
+@click.option(
+    "--replay-endpoint",
+    metavar="URL",
+    help="Where the archive replays captures (default: /web/ beside the CDX API).",
+)
+@click.option(
+    "--timegate",
+    metavar="URL",
+    help="Ask this Memento TimeGate (RFC 7089) instead: GET URL + the cited URL.",
+)
+@click.option(
+    "--window-days",
+    type=click.IntRange(min=0, max=36_500),
+    default=365,
+    show_default=True,
+    help="A snapshot this many days before the article's date still counts; else the nearest "
+    "one after is taken.",
+)
+@click.option("--refresh", is_flag=True, help="Look up again the links whose snapshot is known.")
+@output_options
+def mementos_command(
+    db_path: Path,
+    fetch_config: FetchConfig,
+    article_ids: tuple[int, ...],
+    cdx_endpoint: str,
+    replay_endpoint: str | None,
+    timegate: str | None,
+    window_days: int,
+    refresh: bool,
+    as_json: bool,
+    silent: bool,
+    verbose: int,
+) -> None:
+    """Find each cited page in a web archive as it was when the article cited it.
+
+    For every cited URL, the snapshot nearest the citing article's date (its publication date,
+    else the day it was archived): the latest one on or before it within --window-days, else
+    the first one after. Rows go to the mementos table, one per URL and article date. Without
+    the web archive (offline, refused, rate-limited) the rows are marked not_looked_up and the
+    command still exits 0: the next run asks again. Snapshots already found are kept unless
+    --refresh.
+
+    \b
+    Example:
+        archiver mementos
+        archiver mementos --article 1 --window-days 90 --json
+    """
+    _setup_logging(verbose)
+    console = Console(stderr=True, quiet=silent)
+    endpoints = _lookup_endpoints(cdx_endpoint, replay_endpoint, timegate)
+    if not db_path.exists():
+        raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
+    db = _open_for_writing(db_path)
+    _require_articles(db, article_ids, db_path)
+    with Progress(
+        TextColumn("Looking up snapshots"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=console.quiet,
+    ) as progress:
+        task = progress.add_task("mementos", total=None)
+        try:
+            run = look_up_mementos(
+                db,
+                config=fetch_config,
+                article_ids=article_ids,
+                endpoints=endpoints,
+                kind="timegate" if timegate else "wayback",
+                window_days=window_days,
+                refresh=refresh,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except KeyboardInterrupt:
+            _interrupted("the snapshots looked up so far are saved")
+    _print_mementos(console, run)
+    if as_json:
+        click.echo(json.dumps({"db": str(db_path)} | run.as_dict(), indent=2))
+
+
+def _print_mementos(console: Console, run: MementoRun) -> None:
+    """Counts per status, and the one line that says what to do when the archive was away."""
+    extra = {"(already found, kept)": run.already_found} if run.already_found else {}
+    _print_counts(console, "Snapshot lookups", ("status", "links"), run.statuses, extra)
+    if run.not_looked_up:
+        console.print(
+            f"{run.not_looked_up} lookups could not reach the web archive; rows marked "
+            "not_looked_up; rerun later",
+            soft_wrap=True,
+            markup=False,
+        )
+
+
+@cli.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    required=True,
+    help="csv or json (one row per citation), csl-json (one item per cited source), "
+    "robust-html (the article, links decorated), wacz (the captures, for replay).",
+)
+@click.option(
+    "--article", "article_ids", type=int, multiple=True, help="Only this article id (repeatable)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output; wacz needs one).",
+)
+@click.option(
+    "--replay-prefix",
+    default=DEFAULT_REPLAY_PREFIX,
+    show_default=True,
+    help="robust-html: where a local capture replays (PREFIX/TIMESTAMP/URL) for links with no "
+    "web-archive snapshot.",
+)
+@db_option
+def export_command(
+    fmt: str,
+    article_ids: tuple[int, ...],
+    output: Path | None,
+    replay_prefix: str,
+    db_path: Path,
+) -> None:
+    """Export citations for other tools: CSV, JSON, CSL-JSON, Robust Links HTML or WACZ.
+
+    CSL-JSON is for Zotero and pandoc; robust-html gives each resolved link data-originalurl,
+    data-versionurl and data-versiondate (the web-archive snapshot nearest the article's date,
+    else the local capture); wacz packages the cited pages' captures for replayweb.page and
+    pywb. The same archive always gives the same bytes (a WACZ's 'created' time excepted).
+
+    \b
+    Example:
+        archiver export --format csv -o citations.csv
+        archiver export --format csl-json --article 1 > sources.json
+        archiver export --format wacz -o citations.wacz
+    """
+    if not db_path.exists():
+        raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
+    if fmt == "wacz" and output is None:
+        raise click.UsageError("--format wacz writes a zip file: give it -o PATH")
+    if output is not None and not output.parent.is_dir():
+        raise click.BadParameter(f"{output.parent} is not a directory", param_hint="--output")
+    db = _open(db_path)
+    _require_articles(db, article_ids, db_path)
+    try:
+        if output is not None and fmt == "wacz":
+            summary = write_wacz(db, output, article_ids)
+            click.echo(
+                f"Wrote {summary.path}: {summary.captures} captures, {summary.pages} pages",
+                err=True,
+            )
+            return
+        text = export_text(db, fmt, article_ids, replay_prefix=replay_prefix)
+    except ExportError as error:
+        raise click.ClickException(error.message) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8", newline="")  # keeps CSV's CRLF as written

@@ -3,7 +3,8 @@
 The page is one self-contained HTML file with inline SVG charts drawn here (no JavaScript, no
 fonts or scripts from the network), so it opens from a file, a mail attachment or a CI artifact
 years later: link status per article, checks over time by outcome, and the lists an editor acts
-on (dead links with the claim they supported and the capture to use instead, drifted sources).
+on (dead links with the claim they supported, drifted sources; for each, the local capture and the
+web-archive snapshot nearest the article's date, to read instead).
 """
 
 from __future__ import annotations
@@ -217,12 +218,37 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: st
             value = row.get(key)
             if key == "url" and value:
                 cells.append(f'<td class="url"><a href="{_e(value)}">{_e(value)}</a></td>')
+            elif key == "capture":
+                cells.append(f"<td>{_capture_cell(row)}</td>")
+            elif key == "memento":
+                cells.append(f"<td>{_memento_cell(row)}</td>")
             elif isinstance(value, float):
                 cells.append(f'<td class="num">{value:.2f}</td>')
             else:
                 cells.append(f"<td>{_e(value)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _capture_cell(row: dict[str, Any]) -> str:
+    """The local capture nearest the article's date, by number and day."""
+    if row.get("capture_id") is None:
+        return '<span class="empty">none</span>'
+    return f"capture {_e(row['capture_id'])}, {_e(str(row['captured_at'])[:10])}"
+
+
+def _memento_cell(row: dict[str, Any]) -> str:
+    """A link to the web-archive snapshot nearest the article's date, shown by its day, else
+    why there is none."""
+    if row.get("memento_url"):
+        day = _e(str(row["memento_datetime"])[:10])
+        return f'<a class="memento" href="{_e(row["memento_url"])}">{day}</a>'
+    status = row.get("memento_status")
+    why = {
+        "none": "none in the web archive",
+        "not_looked_up": "web archive not reached: rerun archiver mementos",
+    }.get(str(status), "not looked up: run archiver mementos")
+    return f'<span class="empty">{why}</span>'
 
 
 _CSS = """
@@ -259,7 +285,8 @@ def render_html(data: ReportData) -> str:
             ("url", "URL"),
             ("latest_outcome", "Latest outcome"),
             ("last_checked", "Last checked"),
-            ("last_good_capture", "Capture to use instead"),
+            ("capture", "Local capture"),
+            ("memento", "Web-archive snapshot"),
         ],
         "No dead or suspect links.",
     )
@@ -271,6 +298,9 @@ def render_html(data: ReportData) -> str:
             ("similarity", "Similarity"),
             ("drift", "Drift"),
             ("checked_at", "Checked"),
+            ("article_date", "Cited on"),
+            ("capture", "Local capture"),
+            ("memento", "Web-archive snapshot"),
         ],
         "No drifted sources.",
     )

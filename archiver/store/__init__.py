@@ -12,7 +12,24 @@ from archiver.store.evidence_rows import (
     for_capture,
     save_evidence,
 )
+from archiver.store.exports import (
+    EXPORT_COLUMNS,
+    ExportArticle,
+    ExportCapture,
+    ExportCitation,
+    ExportSource,
+    export_articles,
+    export_captures,
+    export_citations,
+    export_sources,
+)
 from archiver.store.lock import write_lock
+from archiver.store.mementos import (
+    MementoLookup,
+    MementoQuestion,
+    memento_questions,
+    save_mementos,
+)
 from archiver.store.paths import archive_folder, stored_warc_path, warc_file
 from archiver.store.reads import (
     article_status_counts,
@@ -44,6 +61,13 @@ from archiver.store.writes import SavedArticle, save_article
 
 __all__ = [
     "DEFAULT_DB",
+    "EXPORT_COLUMNS",
+    "ExportArticle",
+    "ExportCapture",
+    "ExportCitation",
+    "ExportSource",
+    "MementoLookup",
+    "MementoQuestion",
     "Resolution",
     "SavedArticle",
     "article_citations",
@@ -60,16 +84,22 @@ __all__ = [
     "dead_links",
     "drifted_sources",
     "evidence_labels",
+    "export_articles",
+    "export_captures",
+    "export_citations",
+    "export_sources",
     "for_capture",
     "keep_archived_texts",
     "last_capture",
     "link_status_of",
+    "memento_questions",
     "migrations",
     "open_db",
     "rotten_citations",
     "save_article",
     "save_resolutions",
     "save_evidence",
+    "save_mementos",
     "save_url_rows",
     "status_counts",
     "stored_article_ids",

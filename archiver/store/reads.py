@@ -88,32 +88,37 @@ def checks_per_day(db: Database) -> list[dict[str, Any]]:
 
 
 def rotten_citations(db: Database) -> list[dict[str, Any]]:
-    """Citations of dead, then suspect, links: the claim, and the last good capture to use."""
+    """Citations of dead, then suspect, links: the claim, and what to read instead: the local
+    capture and the web-archive snapshot nearest the article's date (``citations_view``)."""
     return [
         dict(row)
         for row in db.query(
-            "select sources.link_status, articles.title as article, citations.position, "
-            "citations.claim, citations.url, sources.latest_outcome, "
-            "(select max(checked_at) from checks where checks.url = citations.url) as last_checked,"
-            " (select max(captured_at) from captures where captures.url = citations.url "
-            "and outcome in ('ok', 'redirected')) as last_good_capture "
-            "from citations join articles on articles.id = citations.article_id "
-            "join sources on sources.url = citations.url "
-            "where sources.link_status in ('dead', 'suspect') "
-            "order by sources.link_status = 'suspect', citations.article_id, citations.position"
+            "select cited.link_status, cited.article, cited.position, cited.claim, cited.url, "
+            "cited.latest_outcome, "
+            "(select max(checked_at) from checks where checks.url = cited.url) as last_checked, "
+            "cited.capture_id, cited.captured_at, cited.memento_url, cited.memento_datetime, "
+            "cited.memento_status from citations_view as cited "
+            "where cited.link_status in ('dead', 'suspect') "
+            "order by cited.link_status = 'suspect', cited.article_id, cited.position"
         )
     ]
 
 
 def drifted_sources(db: Database) -> list[dict[str, Any]]:
-    """Drifted sources with their latest check's similarity and drift, least similar first."""
+    """Drifted sources with their latest check's similarity and drift, least similar first; one
+    row per date the source is cited at, with the capture and snapshot nearest that date."""
     return [
         dict(row)
         for row in db.query(
             "select sources.url, sources.title, checks.similarity, checks.drift, "
-            "checks.checked_at from sources join checks on checks.id = "
+            "checks.checked_at, cited.article_date, cited.capture_id, cited.captured_at, "
+            "cited.memento_url, cited.memento_datetime, cited.memento_status "
+            "from sources join checks on checks.id = "
             "(select id from checks where checks.url = sources.url "
             "order by checked_at desc, id desc limit 1) "
-            "where sources.link_status = 'drifted' order by checks.similarity"
+            "join citations_view as cited on cited.url = sources.url "
+            "where sources.link_status = 'drifted' "
+            "group by sources.url, cited.article_date "
+            "order by checks.similarity, sources.url, cited.article_date"
         )
     ]

@@ -431,3 +431,92 @@ def m009_resolutions(db: Database) -> None:
             end
             """
         )
+
+
+#: The date a citing article is read at, for the snapshot and the local capture nearest it: its
+#: publication date, else the day it was ingested (a ``mementos`` row is keyed by it).
+ARTICLE_DATE = "coalesce(substr(articles.published, 1, 10), substr(articles.ingested_at, 1, 10))"
+
+#: ``citations_view`` with what recovers a link (issue 13): the local capture nearest the
+#: article's date (the latest good one on or before it, else the earliest after, as for evidence)
+#: and the web-archive snapshot nearest it, from ``mementos``.
+CITATIONS_VIEW = f"""
+select
+    citations.id,
+    articles.title as article,
+    citations.article_id,
+    citations.position,
+    citations.anchor_text,
+    citations.claim,
+    citations.href,
+    citations.url,
+    citations.href_status,
+    sources.title as source_title,
+    sources.latest_outcome,
+    sources.link_status,
+    articles.published as article_published,
+    {ARTICLE_DATE} as article_date,
+    local.id as capture_id,
+    local.captured_at,
+    mementos.status as memento_status,
+    mementos.memento_url,
+    mementos.memento_datetime,
+    mementos.distance_days as memento_distance_days
+from citations
+join articles on articles.id = citations.article_id
+left join sources on sources.url = citations.url
+left join captures as local on local.id = coalesce(
+    (
+        select taken.id from captures as taken
+        where taken.url = citations.url and taken.outcome in ('ok', 'redirected')
+          and substr(taken.captured_at, 1, 10) <= {ARTICLE_DATE}
+        order by taken.captured_at desc, taken.id desc limit 1
+    ),
+    (
+        select taken.id from captures as taken
+        where taken.url = citations.url and taken.outcome in ('ok', 'redirected')
+        order by taken.captured_at, taken.id limit 1
+    )
+)
+left join mementos on mementos.url = citations.url and mementos.article_date = {ARTICLE_DATE}
+order by citations.article_id, citations.position
+"""
+
+
+@migrations()
+def m010_memento_lookups(db: Database) -> None:
+    """``mementos`` filled by ``archiver mementos`` (issue 13): one row per cited URL and
+    article date, the lookup's outcome kept too (``found``, ``none``, ``not_looked_up`` when the
+    web archive could not be reached, so the next run asks again), and ``citations_view`` shows
+    the local capture and the snapshot nearest the article's date.
+
+    The table is rebuilt for its new key (sqlite-utils cannot change a primary key in place).
+    It was reserved and no command wrote it; a row someone put there keeps its snapshot, its
+    article date worked back from the snapshot's distance to it.
+    """
+    db.execute(
+        """
+        create table mementos_new (
+            url text not null,
+            article_date text not null,
+            status text not null,
+            memento_url text,
+            memento_datetime text,
+            distance_days float,
+            source text,
+            looked_up_at text,
+            error text,
+            primary key (url, article_date)
+        )
+        """
+    )
+    db.execute(
+        "insert or replace into mementos_new "
+        "(url, article_date, status, memento_url, memento_datetime, distance_days, source) "
+        "select url, date(julianday(memento_datetime) - coalesce(distance_days, 0)), 'found', "
+        "memento_url, memento_datetime, distance_days, source from mementos "
+        "where memento_datetime is not null"
+    )
+    db.execute("drop table mementos")
+    db.execute("alter table mementos_new rename to mementos")
+    db.create_view("citations_view", CITATIONS_VIEW, replace=True)
