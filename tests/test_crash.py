@@ -166,6 +166,15 @@ class Stalled:
         return stderr.decode()
 
 
+def default_ctrl_c() -> None:
+    """In the child before it runs the archiver: Ctrl-C does what a terminal's does.
+
+    A shell starts a background job (``make test &``, a CI runner's script) with SIGINT ignored,
+    and a child inherits that: these tests' Ctrl-C would then be dropped and the run go on.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_run(stack: ExitStack, tmp_path: Path, gates: list[Gate], *, new_session: bool) -> Run:
     """Servers whose pages pass ``gates``, and the archiver fetching them; all end with
     ``stack``, the gates opened first so that no held request outlives its server."""
@@ -184,7 +193,11 @@ def start_run(stack: ExitStack, tmp_path: Path, gates: list[Gate], *, new_sessio
     # Held requests must not time out: the rerun's fetches are the ones that count.
     command += ["--delay", "0", "--timeout", str(FAILSAFE), "--silent"]
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=new_session
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=new_session,
+        preexec_fn=default_ctrl_c,
     )
     stack.callback(process.wait)
     stack.callback(process.kill)  # a failed test leaves no run behind
@@ -383,7 +396,10 @@ def test_ctrl_c_while_checks_wait_for_extraction_prints_one_line(tmp_path: Path)
         archived_requests = len(last_host.requests)
         live.set()
         process = subprocess.Popen(
-            [*command, "check", *options], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [*command, "check", *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=default_ctrl_c,
         )
         stack.callback(process.wait)
         stack.callback(process.kill)

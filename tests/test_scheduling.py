@@ -131,9 +131,14 @@ def test_ctrl_c_while_chunks_run_stops_the_run_without_an_exception() -> None:
 
 
 def test_ctrl_c_outside_a_run_is_a_keyboard_interrupt_again() -> None:
-    with ctrl_c_pressed() as ctrl_c:
-        os.kill(os.getpid(), signal.SIGINT)
-    assert ctrl_c.pressed
-    with pytest.raises(KeyboardInterrupt):
-        os.kill(os.getpid(), signal.SIGINT)
-        signal.pthread_sigmask(signal.SIG_BLOCK, [])  # a bytecode boundary to run the handler
+    # As in an interactive session: a background job may have started us with SIGINT ignored.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with ctrl_c_pressed() as ctrl_c:
+            os.kill(os.getpid(), signal.SIGINT)
+        assert ctrl_c.pressed
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_sigmask(signal.SIG_BLOCK, [])  # a bytecode boundary for the handler
+    finally:
+        signal.signal(signal.SIGINT, before)
