@@ -22,10 +22,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlite_utils import Database
 
+from archiver import (
+    FetchConfig,
+    RevisitConfig,
+    annotate,
+    archive_urls,
+    check_frontier,
+    check_summary,
+    check_urls,
+    from_map,
+    frontier,
+    ingest_sources,
+    label_counts,
+    load_article,
+    open_archive,
+    write_report,
+)
 from archiver.errors import ArchiveBusy, ArticleError, NotAnArchive, StorageError
-from archiver.ingest.article import load_article
 from archiver.ingest.claims import Citation
-from archiver.net.fetch import FetchConfig
 from archiver.publish import serve as publish
 from archiver.publish.export import (
     DEFAULT_REPLAY_PREFIX,
@@ -34,7 +48,6 @@ from archiver.publish.export import (
     export_text,
     write_wacz,
 )
-from archiver.publish.report import write_report
 from archiver.recover.find_original import (
     DEFAULT_CANDIDATES,
     FindError,
@@ -42,20 +55,12 @@ from archiver.recover.find_original import (
     find_original,
     site_prefix,
 )
-from archiver.recover.resolve import MapError, Match, from_copy, from_map
+from archiver.recover.resolve import MapError, Match, from_copy
 from archiver.recover.wayback import WAYBACK_MACHINE, Endpoints
-from archiver.run.annotate import AnnotateStats, label_counts
-from archiver.run.annotate import annotate as annotate_evidence
-from archiver.run.archive import archive_urls, frontier
-from archiver.run.check import (
-    RevisitConfig,
-    check_frontier,
-    check_summary,
-    check_urls,
-    parse_duration,
-)
+from archiver.run.annotate import AnnotateStats
+from archiver.run.check import parse_duration
 from archiver.run.engine import RunStats
-from archiver.run.ingest import fetch_summary, ingest_sources
+from archiver.run.ingest import fetch_summary
 from archiver.run.mementos import MementoRun, look_up_mementos
 from archiver.run.memory import limit_arenas
 from archiver.run.revisit import UrlResult
@@ -64,7 +69,6 @@ from archiver.store import (
     Resolution,
     article_citations,
     find_article,
-    open_db,
     save_resolutions,
     stored_article_ids,
     write_lock,
@@ -291,7 +295,7 @@ def archive(
             _print_run_notes(console, stats.outcomes, stats.errors)
         # Pages fetched now were annotated as they landed; this covers the rest (earlier
         # captures, unresolved links), and counts every label of the run's articles.
-        annotate_evidence(db, article_ids=report.article_ids, missing_only=True)
+        annotate(db, article_ids=report.article_ids, missing_only=True)
         evidence = label_counts(db, article_ids=report.article_ids)
     except KeyboardInterrupt:
         _interrupted("nothing was half-written")
@@ -355,7 +359,7 @@ def _require_writable_dir(warc_dir: Path) -> None:
 def _open(db_path: Path) -> Database:
     """The archive, or one clear line (exit code 2) when ``--db`` is some other kind of file."""
     try:
-        return open_db(db_path)
+        return open_archive(db_path)
     except NotAnArchive as error:
         raise click.BadParameter(error.message, param_hint="--db") from None
 
@@ -675,7 +679,7 @@ def annotate_command(
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
     db = _open_for_writing(db_path)
     _require_articles(db, article_ids, db_path)
-    stats = annotate_evidence(db, article_ids=article_ids or None)
+    stats = annotate(db, article_ids=article_ids or None)
     _print_labels(Console(stderr=True, quiet=silent), stats)
     if as_json:
         click.echo(json.dumps({"db": str(db_path), **stats.as_dict()}, indent=2))
