@@ -692,6 +692,32 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
+def web_archive_options(
+    when: str,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--cdx-endpoint`` and ``--replay-endpoint``, for the commands that ask a web archive;
+    ``when`` starts their help ("For --find: ")."""
+
+    def said(text: str) -> str:
+        return f"{when}{text}" if when else text[0].upper() + text[1:]
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn = click.option(
+            "--replay-endpoint",
+            metavar="URL",
+            help=said("where the archive replays captures (default: /web/ beside the CDX API)."),
+        )(fn)
+        return click.option(
+            "--cdx-endpoint",
+            metavar="URL",
+            default=WAYBACK_MACHINE.cdx,
+            show_default=True,
+            help=said("the web archive's CDX API (with its availability API as the fallback)."),
+        )(fn)
+
+    return decorate
+
+
 def _endpoints(cdx: str, replay: str | None) -> Endpoints:
     """The archive to search: ``--replay-endpoint``, else /web/ beside a Wayback-style CDX API."""
     if replay is None:
@@ -730,18 +756,7 @@ def _endpoints(cdx: str, replay: str | None) -> Endpoints:
     help="For --find: the publisher's domain (and path) to search under; default: the host "
     "of the URL the article was archived from.",
 )
-@click.option(
-    "--cdx-endpoint",
-    metavar="URL",
-    default=WAYBACK_MACHINE.cdx,
-    show_default=True,
-    help="For --find: the web archive's CDX API.",
-)
-@click.option(
-    "--replay-endpoint",
-    metavar="URL",
-    help="For --find: where the archive replays captures (default: /web/ beside the CDX API).",
-)
+@web_archive_options("For --find: ")
 @click.option(
     "--candidates",
     type=click.IntRange(min=1, max=100),
@@ -953,18 +968,7 @@ def _lookup_endpoints(cdx: str, replay: str | None, timegate: str | None) -> End
 @click.option(
     "--article", "article_ids", type=int, multiple=True, help="Only this article id (repeatable)."
 )
-@click.option(
-    "--cdx-endpoint",
-    metavar="URL",
-    default=WAYBACK_MACHINE.cdx,
-    show_default=True,
-    help="The web archive's CDX API (its availability API beside it is the fallback).",
-)
-@click.option(
-    "--replay-endpoint",
-    metavar="URL",
-    help="Where the archive replays captures (default: /web/ beside the CDX API).",
-)
+@web_archive_options("")
 @click.option(
     "--timegate",
     metavar="URL",

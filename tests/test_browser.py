@@ -2,56 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import SCREENSHOTS
+from serving import serving
 
 from archiver.ingest.article import load_article
 from archiver.store import open_db, save_article
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(db_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`archiver serve` on a free loopback port, waited for (at most 30 s), stopped afterwards."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "archiver", "serve", "--db", str(db_path), "--port", str(port)],
-        cwd=Path(__file__).resolve().parents[1],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/-/versions.json", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("archiver serve did not come up") from None
-                time.sleep(0.2)
-        yield base, server
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from conftest import SCREENSHOTS
-from test_browser import serving
+from serving import serving
 from test_check import DAY0, PARAGRAPHS, REPO, canned, check_at, page
 from test_wayback import FakeArchive
 from webserver import WebServer, text

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from datasette.app import Datasette
+from serving import serving
 
 from archiver.capture.extract import MAX_TEXT_CHARS
 from archiver.ingest.article import MAX_ARTICLE_BYTES, load_article
@@ -155,39 +154,14 @@ async def test_read_only_archive_serves(read_only_copy: Path) -> None:
     assert len(response.json()) == 25
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_publishes_any_file_name_with_limits(archive: Path, tmp_path: Path) -> None:
     """The real command: metadata under the file's own name, and no SQL of the visitor's."""
     other = tmp_path / "other.db"
     shutil.copy(archive, other)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "archiver", "serve", "--db", str(other), "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/-/versions.json", timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
-                time.sleep(0.2)
+    with serving(other, cwd=tmp_path) as (base, _):
         with urllib.request.urlopen(f"{base}/other/search_claims.json?q=US$30", timeout=30) as r:
             assert r.status == 200
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/other.json?sql=select+1", timeout=30).close()
         assert refused.value.code == 403
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
