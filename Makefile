@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 DB ?= db/citations.db
 PORT ?= 8001
 EXAMPLE := examples/china-russia-central-asia.md
+# "Originally published by the East Asia Forum": its site, where --find looks for the original.
+EXAMPLE_SITE := eastasiaforum.org
 
 .PHONY: install chromium run test lint docs clean
 
@@ -26,8 +28,15 @@ chromium:
 	    echo "Chromium is missing: 'sudo apt-get install chromium' (browser tests are skipped without it)"; \
 	  fi; }
 
+# The whole job on the example, whose links were lost in a copy: archive its claims, find the
+# original in the Wayback Machine under its publisher's site and fill the links from it, fetch
+# and annotate the sources, look up the snapshot nearest its date, then publish. Offline, the
+# web-archive steps say in one line what they could not reach, and the citations are served.
 run: install
 	$(BIN)/archiver archive $(EXAMPLE) --db $(DB)
+	$(BIN)/archiver resolve $(EXAMPLE) --find --site $(EXAMPLE_SITE) --db $(DB) || true
+	$(BIN)/archiver archive $(EXAMPLE) --db $(DB)
+	$(BIN)/archiver mementos --db $(DB) || true
 	$(BIN)/archiver serve --db $(DB) --port $(PORT)
 
 test: install chromium
