@@ -240,6 +240,12 @@ def cli() -> None:
 @warc_dir_option
 @fetch_options
 @click.option("--refresh", is_flag=True, help="Re-fetch captured URLs too (conditional GET).")
+@click.option(
+    "--no-fetch",
+    is_flag=True,
+    help="Save the articles, citations and claims only; a later run without it fetches the "
+    "cited pages still missing.",
+)
 @output_options
 def archive(
     sources: tuple[str, ...],
@@ -247,6 +253,7 @@ def archive(
     warc_dir: Path,
     fetch_config: FetchConfig,
     refresh: bool,
+    no_fetch: bool,
     as_json: bool,
     silent: bool,
     verbose: int,
@@ -255,12 +262,16 @@ def archive(
 
     SOURCE is a Markdown file (.md, .markdown, .txt), an HTML file (.html, .htm), an http(s)
     URL, or - for standard input. Cited URLs already captured are skipped, failed ones are
-    tried again; rerunning adds nothing twice.
+    tried again; rerunning adds nothing twice. With --no-fetch, thousands of articles can be
+    loaded first and their cited pages fetched later, by archiving the same SOURCEs without it.
 
     \b
     Example:
         archiver archive examples/china-russia-central-asia.md
+        archiver archive articles/*.md --no-fetch
     """
+    if no_fetch and refresh:
+        raise click.UsageError("--no-fetch and --refresh cannot be used together.")
     _setup_logging(verbose)
     console = Console(stderr=True, quiet=silent)
     db = _open_for_writing(db_path)
@@ -274,7 +285,8 @@ def archive(
             on_error=lambda source, error: click.echo(f"Error: {error.message}", err=True),
         )
         _print_summary(console, report.articles, db_path)
-        jobs = frontier(db, article_ids=report.article_ids, refresh=refresh)
+        # Nothing is fetched, so nothing new to annotate either: the later run does both.
+        jobs = [] if no_fetch else frontier(db, article_ids=report.article_ids, refresh=refresh)
         stats = RunStats()
         if jobs:
             stats = _with_progress(
@@ -295,7 +307,8 @@ def archive(
             _print_run_notes(console, stats.outcomes, stats.errors)
         # Pages fetched now were annotated as they landed; this covers the rest (earlier
         # captures, unresolved links), and counts every label of the run's articles.
-        annotate(db, article_ids=report.article_ids, missing_only=True)
+        if not no_fetch:
+            annotate(db, article_ids=report.article_ids, missing_only=True)
         evidence = label_counts(db, article_ids=report.article_ids)
     except KeyboardInterrupt:
         _interrupted("nothing was half-written")

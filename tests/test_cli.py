@@ -194,6 +194,37 @@ def test_article_url_refused_for_private_address_by_default(
     assert web_server.requests == []
 
 
+def test_no_fetch_saves_citations_and_a_later_run_fetches_them(
+    tmp_path: Path, db_path: Path, web_server: WebServer
+) -> None:
+    """Issue 14: thousands of articles can be loaded first, their pages fetched later."""
+    article = tmp_path / "article.md"
+    article.write_text(
+        "# Loaded first\n\nExports rose by a third in 2019, "
+        f"[the customs office reported]({web_server.url('/ok')}).\n",
+        encoding="utf-8",
+    )
+    options = ["--db", str(db_path), "--warc-dir", str(tmp_path / "warc")]
+    options += ["--allow-private-addresses", "--delay", "0", "--json", "--silent"]
+    code, out, _ = archive(str(article), *options, "--no-fetch")
+    assert code == 0
+    assert web_server.requests == []
+    assert json.loads(out)["fetch"]["urls"] == 0
+    db = open_db(db_path)
+    assert [row["url"] for row in db["citations"].rows] == [web_server.url("/ok")]
+    assert db["captures"].count == 0
+    code, out, _ = archive(str(article), *options)
+    assert code == 0
+    assert json.loads(out)["fetch"]["outcomes"] == {"ok": 1}
+    assert "/ok" in web_server.paths()
+
+
+def test_no_fetch_with_refresh_is_a_usage_error(db_path: Path, example_article: Path) -> None:
+    code, _, err = archive(str(example_article), "--db", str(db_path), "--no-fetch", "--refresh")
+    assert code == 2
+    assert "--no-fetch and --refresh cannot be used together" in err
+
+
 @pytest.mark.parametrize("command", [["archive", "EXAMPLE"], ["check"], ["annotate"]])
 def test_a_second_run_on_the_same_archive_is_refused_up_front(
     db_path: Path, example_article: Path, command: list[str]
