@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: the evidence stage imports nothing from here
     from archiver.evidence.find import Evidence
 
-#: Outcomes that mean the page itself answered (its body is the page, or a redirect's target).
-CAPTURED = ("ok", "redirected")
 #: Starts the ``error`` of a capture whose text could not be extracted; a rerun fetches it again.
 TEXT_NOT_EXTRACTED = "text not extracted: "
 

@@ -28,6 +28,7 @@ from archiver.ingest.markdown import parse_markdown
 from archiver.ingest.urls import normalise_url
 from archiver.net.charset import decode_html
 from archiver.net.fetch import FetchConfig, fetch, make_session
+from archiver.net.result import CAPTURED
 from archiver.net.robots import RobotsCache
 
 LOGGER = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def fetch_article(url: str, config: FetchConfig) -> Article:
     robots = None if config.ignore_robots else RobotsCache(config)
     result = fetch(url, session=make_session(config), config=config, robots=robots)
     try:
-        if result.outcome not in ("ok", "redirected") or result.body is None:
+        if result.outcome not in CAPTURED or result.body is None:
             reason = result.error or f"HTTP {result.status_code}"
             raise ArticleError(f"{url}: {result.outcome} ({reason})", url=url)
         if result.content_type and not any(t in result.content_type for t in ("html", "xml")):

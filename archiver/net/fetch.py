@@ -48,7 +48,7 @@ from archiver.errors import (
 from archiver.net.deadlines import Deadline
 from archiver.net.guard import AddressGuard, GuardedAdapter, Resolver, check_host, watching_sockets
 from archiver.net.politeness import DEFAULT_THROTTLE, HostThrottle
-from archiver.net.result import Exchange, FetchResult
+from archiver.net.result import CAPTURED, Exchange, FetchResult
 from archiver.net.robots_rules import RobotsRules
 from archiver.version import __version__
 
@@ -505,7 +505,7 @@ class _Fetch:
         result.outcome = outcome_for_status(status)
         if result.outcome == "ok" and result.redirects:  # the chain's outcome, even after a 304
             result.outcome = "redirected"
-        if result.outcome not in ("ok", "redirected"):
+        if result.outcome not in CAPTURED:
             result.error = f"HTTP {status} {exchange.reason}".strip()
         if body is not None:
             result.body = body.file

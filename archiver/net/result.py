@@ -12,6 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+#: Outcomes that mean the page itself answered (its body is the page, or a redirect's target);
+#: a tuple, so that it reads as SQL too (``outcome in ('ok', 'redirected')``).
+CAPTURED = ("ok", "redirected")
+
 
 @dataclass
 class Exchange:

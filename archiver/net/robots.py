@@ -22,6 +22,7 @@ from protego import Protego
 
 from archiver.net.fetch import FetchConfig, fetch, make_session, user_agent
 from archiver.net.politeness import DEFAULT_THROTTLE, HostThrottle
+from archiver.net.result import CAPTURED
 from archiver.net.robots_rules import RobotsRules, SiteKey
 
 LOGGER = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class RobotsCache:
         try:
             text = None
             status = result.status_code
-            if result.outcome in ("ok", "redirected") and result.body is not None:
+            if result.outcome in CAPTURED and result.body is not None:
                 text = result.body.read().decode("utf-8", errors="replace").lstrip("\ufeff")
             LOGGER.debug("robots.txt %s: %s %s", url, result.outcome, status)
             return _rules_from_result(url, result.outcome, status, text, result.error)

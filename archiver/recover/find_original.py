@@ -26,6 +26,7 @@ from archiver.ingest.article import MAX_ARTICLE_BYTES, Article, build_article
 from archiver.ingest.claims import Citation
 from archiver.ingest.urls import normalise_url
 from archiver.net.fetch import FetchConfig, fetch, make_session
+from archiver.net.result import CAPTURED
 from archiver.net.robots import RobotsCache
 from archiver.recover.resolve import MIN_CONFIDENCE, Match, align, words
 from archiver.recover.wayback import WAYBACK_MACHINE, Capture, Endpoints, find_captures
@@ -226,7 +227,7 @@ def _candidate(
     raw = f"{endpoints.replay}{capture.timestamp}id_/{capture.original}"
     result = fetch(raw, session=session, config=config, robots=robots)
     try:
-        if result.outcome not in ("ok", "redirected") or result.body is None:
+        if result.outcome not in CAPTURED or result.body is None:
             return replace(base, error=f"{result.outcome} ({result.error or result.status_code})")
         body, charset = result.body.read(MAX_ARTICLE_BYTES), result.charset
     finally:

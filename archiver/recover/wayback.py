@@ -35,6 +35,7 @@ from requests.utils import parse_header_links
 
 from archiver.errors import FetchError
 from archiver.net.fetch import REDIRECT_STATUSES, FetchConfig, fetch, make_session
+from archiver.net.result import CAPTURED
 
 if TYPE_CHECKING:
     from archiver.net.politeness import HostThrottle
@@ -161,7 +162,7 @@ class _Client:
         """The JSON document at ``url``; None for an empty body (CDX with nothing to list)."""
         result = self.get(url)
         try:
-            if result.outcome not in ("ok", "redirected"):
+            if result.outcome not in CAPTURED:
                 raise FetchError(result.error or result.outcome, url=url, outcome=result.outcome)
             raw = result.body.read() if result.body is not None else b""
         finally:
@@ -403,7 +404,7 @@ def _ask_memento(client: _Client, memento_url: str) -> tuple[str, datetime]:
     """Fetch the memento's headers for its ``Memento-Datetime`` (and final URL)."""
     result = client.get(memento_url, headers_only=True)
     try:
-        if result.outcome not in ("ok", "redirected") or not result.exchanges:
+        if result.outcome not in CAPTURED or not result.exchanges:
             raise FetchError(result.error or "", url=memento_url, outcome=result.outcome)
         final = result.final_url or memento_url
         moment = _memento_datetime(result.exchanges[-1].response_headers, final)

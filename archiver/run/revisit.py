@@ -59,9 +59,8 @@ from archiver.linkrot.verdicts import (
     similarity,
 )
 from archiver.net.fetch import FetchConfig
-from archiver.net.result import FetchResult
+from archiver.net.result import CAPTURED, FetchResult
 from archiver.rows import (
-    CAPTURED,
     TEXT_NOT_EXTRACTED,
     CaptureRow,
     CheckRow,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from archiver.evidence.find import CitedClaim, Evidence
+from archiver.net.result import CAPTURED
 
 __all__ = [
     "EvidenceRow",
@@ -24,8 +25,6 @@ __all__ = [
     "save_evidence",
 ]
 
-#: Capture outcomes whose text can be evidence (as in ``run.archive.CAPTURED``).
-CAPTURED = ("ok", "redirected")
 #: URLs per ``in (...)`` list: SQLite caps the variables of one statement.
 URLS_PER_QUERY = 500
 

@@ -11,7 +11,8 @@ from sqlite_utils import Database
 
 from archiver.evidence.find import Evidence
 from archiver.linkrot.verdicts import CheckEvent, link_status
-from archiver.rows import CAPTURED, TEXT_NOT_EXTRACTED, Known, LastCapture, UrlRows
+from archiver.net.result import CAPTURED
+from archiver.rows import TEXT_NOT_EXTRACTED, Known, LastCapture, UrlRows
 from archiver.store.evidence_rows import EvidenceRow, for_capture, save_evidence
 from archiver.store.paths import archive_folder, stored_warc_path
 
@@ -270,12 +271,12 @@ def keep_archived_texts(db: Database) -> int:
     """
     with db.atomic():
         cursor = db.execute(
-            """
+            f"""
             insert or ignore into capture_texts (capture_id, url, text)
             select * from (
                 select (
                     select max(captures.id) from captures
-                    where captures.url = sources.url and captures.outcome in ('ok', 'redirected')
+                    where captures.url = sources.url and captures.{_GOOD}
                     and captures.id not in (
                         select capture_id from checks where capture_id is not null
                     )
