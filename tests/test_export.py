@@ -15,6 +15,7 @@ import jsonschema
 import lxml.html
 import pytest
 from click.testing import CliRunner
+from test_pipeline import run_archive
 from wacz.main import main as wacz_main
 from webserver import Handler, WebServer
 
@@ -60,24 +61,7 @@ def archive(tmp_path: Path, web_server: WebServer) -> dict[str, Any]:
         encoding="utf-8",
     )
     db_path = tmp_path / "db" / "citations.db"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "archive",
-            str(article),
-            "--db",
-            str(db_path),
-            "--warc-dir",
-            str(db_path.parent / "warc"),
-            "--allow-private-addresses",
-            "--delay",
-            "0",
-            "--timeout",
-            "5",
-            "--silent",
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    run_archive(article, db_path)
     db = open_db(db_path)
     save_mementos(
         db,
