@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -59,6 +60,7 @@ from archiver.recover.resolve import MapError, Match, from_copy
 from archiver.recover.wayback import WAYBACK_MACHINE, Endpoints
 from archiver.run.annotate import AnnotateStats
 from archiver.run.check import parse_duration
+from archiver.run.cluster import Cluster, ClusterUnavailable, cluster_executor
 from archiver.run.engine import RunStats
 from archiver.run.ingest import fetch_summary
 from archiver.run.mementos import MementoRun, look_up_mementos
@@ -220,6 +222,58 @@ def fetch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--scheduler`` and ``--workers``, turned into one ``Cluster`` (None: this process)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, scheduler: str | None, workers: int | None, **kwargs: Any) -> Any:
+        if scheduler is not None and workers is not None:
+            raise click.UsageError(
+                "--scheduler and --workers cannot be used together: --workers starts a cluster, "
+                "--scheduler uses a running one."
+            )
+        cluster = None if scheduler is None and workers is None else Cluster(scheduler, workers)
+        return fn(*args, cluster=cluster, **kwargs)
+
+    options = [
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Fetch on the running Dask cluster whose scheduler is at ADDRESS "
+            "(tcp://HOST:8786). Its workers fetch, extract and write WARC files into --warc-dir, "
+            "which they must all reach at the same path; this process alone writes the "
+            "database. Hosts fetched in parallel: the workers' threads.",
+        ),
+        click.option(
+            "--workers",
+            metavar="N",
+            type=click.IntRange(min=1, max=256),
+            help="Fetch on a Dask cluster of N worker processes started on this machine for "
+            "the run (--concurrency hosts in parallel, spread over them).",
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _on_cluster(
+    cluster: Cluster | None, config: FetchConfig, warc_dir: Path
+) -> tuple[Executor | None, FetchConfig]:
+    """The cluster's executor, held until the command ends, and the fetch options on it (as many
+    hosts in parallel as it has threads); None and ``config`` to fetch in this process."""
+    if cluster is None:
+        return None, config
+    try:
+        executor = click.get_current_context().with_resource(
+            cluster_executor(cluster, threads=config.concurrency, warc_dir=warc_dir)
+        )
+    except ClusterUnavailable as error:
+        hint = "--scheduler" if cluster.scheduler is not None else "--workers"
+        raise click.BadParameter(error.message, param_hint=hint) from None
+    return executor, replace(config, concurrency=executor.threads)
+
+
 def _setup_logging(verbose: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(
@@ -239,6 +293,7 @@ def cli() -> None:
 @db_option
 @warc_dir_option
 @fetch_options
+@cluster_options
 @click.option("--refresh", is_flag=True, help="Re-fetch captured URLs too (conditional GET).")
 @click.option(
     "--no-fetch",
@@ -252,6 +307,7 @@ def archive(
     db_path: Path,
     warc_dir: Path,
     fetch_config: FetchConfig,
+    cluster: Cluster | None,
     refresh: bool,
     no_fetch: bool,
     as_json: bool,
@@ -272,8 +328,11 @@ def archive(
     """
     if no_fetch and refresh:
         raise click.UsageError("--no-fetch and --refresh cannot be used together.")
+    if no_fetch and cluster is not None:
+        raise click.UsageError("--no-fetch fetches nothing: no --scheduler or --workers with it.")
     _setup_logging(verbose)
     console = Console(stderr=True, quiet=silent)
+    executor, run_config = _on_cluster(cluster, fetch_config, warc_dir)
     db = _open_for_writing(db_path)
     _require_writable_dir(warc_dir)
     try:
@@ -296,8 +355,9 @@ def archive(
                 lambda fetched, saved: archive_urls(
                     db,
                     jobs,
-                    config=fetch_config,
+                    config=run_config,
                     warc_dir=warc_dir,
+                    executor=executor,
                     on_fetched=fetched,
                     on_result=saved,
                 ),
@@ -327,6 +387,8 @@ def archive(
         _interrupted(f"{stats.done} of {stats.urls} cited URLs saved")
     if stats.storage_error is not None:
         _cannot_store(stats.storage_error, f"{stats.done} of {stats.urls} cited URLs saved")
+    if stats.executor_lost is not None:
+        _lost(stats.executor_lost, f"{stats.done} of {stats.urls} cited URLs saved")
     if report.errors:
         sys.exit(2 if report.usage_error else 1)
 
@@ -393,6 +455,11 @@ def _interrupted(progress: str) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)  # worker threads may sit in a fetch for up to --timeout: do not wait
+
+
+def _lost(error: BrokenExecutor, progress: str) -> NoReturn:
+    """The cluster went away mid-run: one line (exit code 1) with what is kept, what to do."""
+    raise click.ClickException(f"{error}; {progress}; rerun the same command to finish")
 
 
 def _cannot_store(error: StorageError, progress: str) -> NoReturn:
@@ -538,6 +605,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @db_option
 @warc_dir_option
 @fetch_options
+@cluster_options
 @click.option(
     "--article",
     "article_ids",
@@ -571,6 +639,7 @@ def check(
     db_path: Path,
     warc_dir: Path,
     fetch_config: FetchConfig,
+    cluster: Cluster | None,
     article_ids: tuple[int, ...],
     older_than: timedelta | None,
     fail_on_rot: bool,
@@ -594,6 +663,7 @@ def check(
     console = Console(stderr=True, quiet=silent)
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
+    executor, run_config = _on_cluster(cluster, fetch_config, warc_dir)
     db = _open_for_writing(db_path)
     _require_articles(db, article_ids, db_path)
     _require_writable_dir(warc_dir)
@@ -606,8 +676,9 @@ def check(
             lambda fetched, saved: check_urls(
                 db,
                 jobs,
-                config=RevisitConfig(fetch_config),
+                config=RevisitConfig(run_config),
                 warc_dir=warc_dir,
+                executor=executor,
                 on_fetched=fetched,
                 on_result=saved,
                 min_failures=dead_after,
@@ -624,6 +695,8 @@ def check(
         _interrupted(f"{stats.done} of {stats.urls} links checked and saved")
     if stats.storage_error is not None:
         _cannot_store(stats.storage_error, f"{stats.done} of {stats.urls} links checked and saved")
+    if stats.executor_lost is not None:
+        _lost(stats.executor_lost, f"{stats.done} of {stats.urls} links checked and saved")
     if fail_on_rot and summary["dead"]:
         raise click.ClickException(f"{len(summary['dead'])} dead link(s): {summary['dead'][0]}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import threading
@@ -14,13 +15,21 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from datasette.app import Datasette
-from webserver import Handler, WebServer, text
+from webserver import Handler, WebServer, resolver_for, text
 
 from archiver.capture.warc import read_records
 from archiver.cli import cli
 from archiver.net.fetch import FetchConfig
-from archiver.run.check import RevisitConfig, RunStats, UrlResult, check_frontier, check_urls
-from archiver.store import open_db
+from archiver.run.check import (
+    RevisitConfig,
+    RunStats,
+    UrlJob,
+    UrlResult,
+    check_frontier,
+    check_urls,
+)
+from archiver.run.engine import HOSTS_PER_WORKER
+from archiver.store import frontier_hosts, frontier_urls, open_db, open_frontier
 
 REPO = Path(__file__).resolve().parents[1]
 PARAGRAPHS = [
@@ -613,6 +622,93 @@ def test_older_than_skips_links_checked_recently(
     check_json(db_path)
     assert check_json(db_path, "--older-than", "1h")["urls"] == 0
     assert check_json(db_path, "--older-than", "0s")["urls"] == 1
+
+
+# -- the frontier: streamed from the archive (issue 14) ------------------------------------------
+
+
+def load(tmp_path: Path, db_path: Path, name: str, urls: list[str]) -> None:
+    """An article citing ``urls``, loaded with ``archive --no-fetch``: nothing fetched yet."""
+    links = " ".join(f"Claim {i} is backed [here]({url})." for i, url in enumerate(urls))
+    article = tmp_path / name
+    article.write_text(f"# {name}\n\n{links}\n", encoding="utf-8")
+    args = ["archive", str(article), "--db", str(db_path), "--no-fetch", "--silent"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_frontier_goes_host_by_host_in_citation_order(tmp_path: Path, db_path: Path) -> None:
+    cited = ["http://a.test/1", "http://b.test/1", "http://a.test/2", "http://c.test/1"]
+    load(tmp_path, db_path, "article.md", [*cited, "http://b.test/2", "http://a.test/1"])
+    frontier = check_frontier(open_db(db_path))
+    assert len(frontier) == 5
+    assert [job.url for job in frontier] == [
+        "http://a.test/1",
+        "http://a.test/2",
+        "http://b.test/1",
+        "http://b.test/2",
+        "http://c.test/1",
+    ]
+
+
+def test_frontier_pages_go_on_where_the_last_one_stopped(tmp_path: Path, db_path: Path) -> None:
+    load(tmp_path, db_path, "article.md", [f"http://h{i % 3}.test/{i}" for i in range(9)])
+    db = open_db(db_path)
+    assert open_frontier(db) == 9
+    assert list(frontier_hosts(db, page=2)) == ["h0.test", "h1.test", "h2.test"]
+    assert list(frontier_urls(db, "h1.test", page=2)) == [f"http://h1.test/{i}" for i in (1, 4, 7)]
+
+
+def test_older_than_keeps_the_links_not_checked_since(
+    tmp_path: Path, web_server: WebServer, db_path: Path
+) -> None:
+    first, second = web_server.url("/status/404"), web_server.url("/status/410")
+    load(tmp_path, db_path, "one.md", [first])
+    load(tmp_path, db_path, "two.md", [second])
+    db = open_db(db_path)
+    config = RevisitConfig(FetchConfig(allow_private_addresses=True, delay=0, timeout=5))
+
+    def check_article(article_id: int, day: datetime) -> None:
+        frontier = check_frontier(db, article_ids=[article_id])
+        check_urls(db, frontier, config=config, warc_dir=tmp_path / "warc", clock=lambda: day)
+
+    check_article(1, DAY0)
+    check_article(2, DAY0 + timedelta(days=2))
+    later = DAY0 + timedelta(days=2, hours=1)
+    frontier = check_frontier(db, older_than=timedelta(days=1), now=later)
+    assert len(frontier) == 1 and [job.url for job in frontier] == [first]
+    assert len(check_frontier(db, older_than=timedelta(minutes=30), now=later)) == 2
+    assert len(check_frontier(db, older_than=timedelta(days=3), now=later)) == 0
+
+
+def test_a_check_holds_the_jobs_of_the_hosts_in_flight_only(
+    tmp_path: Path, web_server: WebServer, db_path: Path
+) -> None:
+    """Forty hosts of two links, one worker: four hosts in flight. A job (what the archive knows
+    of a URL) is made when its host starts, so at each saved result at most the jobs of five
+    hosts (four in flight, one being saved), each perhaps twice (as read, then with its texts),
+    are alive: 20, where a frontier made up front holds all 80."""
+    hosts = [f"h{k}.test" for k in range(40)]
+    urls = [web_server.url(f"/missing/{i}", host) for host in hosts for i in range(2)]
+    load(tmp_path, db_path, "article.md", urls)
+    db = open_db(db_path)
+    resolver = resolver_for(dict.fromkeys(hosts, "127.0.0.1"))
+    fetch = FetchConfig(
+        allow_private_addresses=True, delay=0, timeout=5, concurrency=1, resolver=resolver
+    )
+    alive: list[int] = []
+
+    def on_result(result: UrlResult, stats: RunStats) -> None:
+        alive.append(sum(isinstance(thing, UrlJob) for thing in gc.get_objects()))
+
+    frontier = check_frontier(db)
+    gc.collect()  # no job of an earlier test is counted
+    stats = check_urls(
+        db, frontier, config=RevisitConfig(fetch), warc_dir=tmp_path / "warc", on_result=on_result
+    )
+    assert len(frontier) == 80 and dict(stats.outcomes) == {"not_found": 80}
+    assert HOSTS_PER_WORKER == 4 and len(alive) == 80
+    assert max(alive) <= 20
 
 
 def test_article_option_limits_the_links(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import SCREENSHOTS
-from test_check import PARAGRAPHS, archive, check_at, page
+from test_check import PARAGRAPHS, archive, check_at, load, page
 from webserver import WebServer, text
 
 from archiver.cli import cli
@@ -63,6 +63,30 @@ def test_html_draws_one_bar_segment_per_status(checked_db: Path) -> None:
         "drifted",
     ]
     assert html.count('class="bar group-') == 4 * 4  # alive, drifted, blocked, failing a day
+
+
+def test_long_lists_stop_with_how_many_more_and_where(
+    tmp_path: Path, web_server: WebServer
+) -> None:
+    """Two articles citing three dead links: cut at one article and two rows, the worst article
+    is the one shown, the first rows in article order, and each cut says how many there are."""
+    db_path = tmp_path / "db" / "citations.db"
+    gone, missing = web_server.url("/status/410"), web_server.url("/status/404")
+    load(tmp_path, db_path, "one.md", [missing])
+    load(tmp_path, db_path, "two.md", [missing, gone])
+    for days in (0, 2, 4):
+        check_at(db_path, DAY0 + timedelta(days=days))
+    data = report_data(open_db(db_path), max_articles=1, max_rows=2)
+    assert [(article_id, counts) for article_id, _, counts in data.articles] == [(2, {"dead": 2})]
+    assert [(r["article"], r["url"]) for r in data.rotten] == [
+        ("one.md", missing),
+        ("two.md", missing),
+    ]
+    assert (data.articles_total, data.rotten_total) == (2, 3)
+    html = render_html(data)
+    assert "The 1 articles with the most dead or suspect links, of 2 that cite links." in html
+    assert "The first 2 of 3 citations of dead or suspect links." in html
+    assert "drifted sources. All of them" not in html  # none: nothing cut
 
 
 def test_report_escapes_what_it_shows(tmp_path: Path, web_server: WebServer) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from archiver.run.engine import chunk_by_host, ctrl_c_pressed, run_host_chunks, when_all_done
+from archiver.run.engine import chunks_of, ctrl_c_pressed, run_host_chunks, when_all_done
 
 
 def test_a_host_s_next_chunk_is_submitted_while_the_last_one_settles() -> None:
@@ -18,7 +18,7 @@ def test_a_host_s_next_chunk_is_submitted_while_the_last_one_settles() -> None:
     waited for settling before submitting would see it settle after the 10 s fallback."""
     second_submitted = threading.Event()
     events: list[str] = []
-    chunks = {"a.test": deque([[1], [2]])}
+    chunks = [("a.test", iter([[1], [2]]))]
 
     def submit(chunk: list[int]) -> Future[list[int]]:
         events.append(f"submit {chunk[0]}")
@@ -47,7 +47,9 @@ def test_a_host_s_next_chunk_is_submitted_while_the_last_one_settles() -> None:
 
 
 def test_a_chunk_that_fails_to_settle_is_counted_and_the_others_are_saved() -> None:
-    chunks = chunk_by_host([f"http://h{i % 2}.test/{i}" for i in range(6)], str, size=1)
+    chunks = [
+        (f"h{h}.test", iter([[f"http://h{h}.test/{i}"] for i in range(h, 6, 2)])) for h in (0, 1)
+    ]
     pool = ThreadPoolExecutor(max_workers=2)
 
     def submit(chunk: list[str]) -> Future[list[str]]:
@@ -125,7 +127,7 @@ def test_ctrl_c_while_chunks_run_stops_the_run_without_an_exception() -> None:
 
     presser = threading.Thread(target=press_ctrl_c)
     presser.start()
-    run = run_host_chunks({"a": deque([[1]])}, submit=submit, on_done=lambda _: None)
+    run = run_host_chunks([("a", iter([[1]]))], submit=submit, on_done=lambda _: None)
     presser.join()
     assert run.interrupted and never.cancelled()
 
@@ -142,3 +144,35 @@ def test_ctrl_c_outside_a_run_is_a_keyboard_interrupt_again() -> None:
             signal.pthread_sigmask(signal.SIG_BLOCK, [])  # a bytecode boundary for the handler
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_hosts_are_read_as_the_window_frees_and_in_order() -> None:
+    """200 hosts of two chunks, a window of three: at any submit, at most three hosts (and the
+    one just finished) were taken from the frontier and not yet saved; none is taken early."""
+    taken: list[str] = []
+    saved: dict[str, int] = {}
+    ahead: list[int] = []
+
+    def hosts() -> Iterator[tuple[str, Iterator[list[str]]]]:
+        for h in range(200):
+            host = f"h{h}.test"
+            taken.append(host)
+            yield host, chunks_of([f"http://{host}/{i}" for i in range(4)], 2)
+
+    pool = ThreadPoolExecutor(max_workers=2)
+
+    def submit(chunk: list[str]) -> Future[list[str]]:
+        ahead.append(len(taken) - sum(n == 4 for n in saved.values()))
+        return pool.submit(lambda: chunk)
+
+    def on_done(results: list[str]) -> None:
+        host = results[0].split("/")[2]
+        saved[host] = saved.get(host, 0) + len(results)
+
+    try:
+        run = run_host_chunks(hosts(), submit=submit, on_done=on_done, window=3)
+    finally:
+        pool.shutdown()
+    assert not run.errors and len(ahead) == 400 and set(saved.values()) == {4}
+    assert max(ahead) <= 3 + 1
+    assert taken[:3] == ["h0.test", "h1.test", "h2.test"] and len(taken) == 200

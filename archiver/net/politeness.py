@@ -5,7 +5,8 @@ Sites judge a crawler by how it treats them: a burst of parallel requests or ign
 that are alive. The throttle is per process and keyed by host name, so it works whatever the
 executor does: the natural shape is one task per host fetching that host's URLs in series, and
 even if two tasks share a host they queue here instead of hitting it together. robots.txt
-requests go through the same throttle (``robots.RobotsCache`` is given it).
+requests go through the same throttle (``robots.RobotsCache`` is given it). Between processes
+(the workers of a cluster), ``HostPace`` carries a host's pause from one task to the next.
 """
 
 from __future__ import annotations
@@ -103,6 +104,35 @@ class HostThrottle:
     def request_count(self, host: str) -> int:
         """How many requests to ``host`` went through this throttle (for progress and tests)."""
         return self._state(host).requests
+
+
+class HostPace:
+    """When each host may be contacted again, carried between processes by a coordinator.
+
+    A throttle is per process, so a host whose chunks run one after another on different
+    workers of a cluster would not keep its pause between them. Each chunk reports, as it ends,
+    how long its worker's throttle still keeps the host (the delay, a Crawl-delay, a
+    Retry-After); the coordinator counts that from when the report arrives, later than it was
+    measured, and hands what is left to the host's next chunk, which defers the host by it
+    before its first request. Both steps err on the long side, never the short.
+
+    Args:
+        clock: injectable for tests; ``time.monotonic`` by default.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._free_at: dict[str, float] = {}
+
+    def report(self, host: str, wait: float) -> None:
+        """``host`` must be left alone for ``wait`` more seconds, as a worker just said."""
+        key = host_key(host)
+        free_at = self._clock() + max(wait, 0.0)
+        self._free_at[key] = max(self._free_at.get(key, 0.0), free_at)
+
+    def left(self, host: str) -> float:
+        """Seconds ``host`` must still be left alone (0 when it may be contacted now)."""
+        return max(0.0, self._free_at.get(host_key(host), 0.0) - self._clock())
 
 
 #: The per-process throttle that ``fetch()`` and ``RobotsCache`` use unless given another.

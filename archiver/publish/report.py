@@ -4,7 +4,9 @@ The page is one self-contained HTML file with inline SVG charts drawn here (no J
 fonts or scripts from the network), so it opens from a file, a mail attachment or a CI artifact
 years later: link status per article, checks over time by outcome, and the lists an editor acts
 on (dead links with the claim they supported, drifted sources; for each, the local capture and the
-web-archive snapshot nearest the article's date, to read instead).
+web-archive snapshot nearest the article's date, to read instead). The chart and the lists show
+the worst first and stop at a readable length, saying how many more there are and where to see
+them all (Datasette's queries): the page stays small for an archive of a million citations.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ OUTCOME_GROUPS = {
     "failing": "#D55E00",
 }
 MAX_DAYS = 90  # more distinct days than this: the timeline counts by ISO week
+#: Articles in the status chart, those with the most dead or suspect links first.
+MAX_ARTICLES = 50
+#: Rows of each list (dead and suspect citations; drifted sources): an archive of a million
+#: citations may have a hundred thousand, which no one reads in a page; the rest are in Datasette.
+MAX_ROWS = 500
 #: The moment of a lone check that ``outcome_group`` asks ``link_status`` about.
 _ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -70,7 +77,8 @@ def outcome_group(outcome: str, drift: str | None) -> str:
 
 @dataclass
 class ReportData:
-    """What the report shows, read from the database once."""
+    """What the report shows, read from the database once; the lists cut at ``MAX_ARTICLES`` and
+    ``MAX_ROWS``, with how many there are in all."""
 
     generated_at: str
     totals: dict[str, int]
@@ -78,16 +86,31 @@ class ReportData:
     timeline: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     rotten: list[dict[str, Any]] = field(default_factory=list)  # dead and suspect citations
     drifted: list[dict[str, Any]] = field(default_factory=list)
+    articles_total: int = 0  # articles that cite a link
+    rotten_total: int = 0  # citations of dead or suspect links
+    drifted_total: int = 0  # drifted sources
 
 
-def report_data(db: Database, *, now: datetime | None = None) -> ReportData:
-    """Gather the report's numbers and lists."""
+def report_data(
+    db: Database,
+    *,
+    now: datetime | None = None,
+    max_articles: int = MAX_ARTICLES,
+    max_rows: int = MAX_ROWS,
+) -> ReportData:
+    """Gather the report's numbers, and its lists cut at ``max_articles`` and ``max_rows``."""
+    articles, articles_total = article_status_counts(db, limit=max_articles)
+    rotten, rotten_total = rotten_citations(db, limit=max_rows)
+    drifted, drifted_total = drifted_sources(db, limit=max_rows)
     data = ReportData(
         generated_at=(now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         totals=status_counts(db),
-        articles=article_status_counts(db),
-        rotten=rotten_citations(db),
-        drifted=drifted_sources(db),
+        articles=articles,
+        rotten=rotten,
+        drifted=drifted,
+        articles_total=articles_total,
+        rotten_total=rotten_total,
+        drifted_total=drifted_total,
     )
     days: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in checks_per_day(db):
@@ -265,7 +288,31 @@ margin-right:4px;vertical-align:-1px}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
 td.url{word-break:break-all;max-width:22rem}td.num{text-align:right}.empty{color:#666}
+.more{color:#444;font-style:italic}
 """
+
+
+_DATASETTE = "in Datasette (<code>archiver serve</code>)"
+_MORE_ARTICLES = (
+    "The {shown:,} articles with the most dead or suspect links, of {total:,} that cite links. "
+    f"Every article's counts: the <code>link_health</code> query {_DATASETTE}."
+)
+_MORE_ROTTEN = (
+    "The first {shown:,} of {total:,} citations of dead or suspect links. All of them: the "
+    "<code>dead_links</code> query, and <code>citations_view</code> filtered by "
+    f"<code>link_status</code>, {_DATASETTE}."
+)
+_MORE_DRIFTED = (
+    "The {shown:,} least similar of {total:,} drifted sources. All of them: the "
+    f"<code>drifted_sources</code> query {_DATASETTE}."
+)
+
+
+def _more(shown: int, total: int, note: str) -> str:
+    """The note under a list cut short: how many there are, and where to see them all."""
+    if total <= shown:
+        return ""
+    return f'<p class="more">{note.format(shown=shown, total=total)}</p>'
 
 
 def render_html(data: ReportData) -> str:
@@ -315,12 +362,15 @@ def render_html(data: ReportData) -> str:
         f'<ul class="totals">{totals}</ul>'
         "<h2>Link status per article</h2>"
         f"{status_chart(data.articles)}"
+        f"{_more(len(data.articles), data.articles_total, _MORE_ARTICLES)}"
         "<h2>Checks over time</h2>"
         f"{timeline_chart(data.timeline)}"
         "<h2>Dead and suspect links</h2>"
         f"{rotten}"
+        f"{_more(len(data.rotten), data.rotten_total, _MORE_ROTTEN)}"
         "<h2>Drifted sources</h2>"
         f"{drifted}"
+        f"{_more(len({row['url'] for row in data.drifted}), data.drifted_total, _MORE_DRIFTED)}"
         "</body></html>\n"
     )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from archiver.net.fetch import FetchConfig
-from archiver.run.engine import Policy, RunStats, fetch_urls, revisit_job
+from archiver.run.engine import Frontier, Policy, RunStats, fetch_urls, revisit_job
 from archiver.run.revisit import RevisitConfig, UrlJob, UrlResult
 from archiver.run.workers import PROCESS_EXTRACTION_AFTER
 from archiver.store import cited_urls
@@ -64,10 +64,11 @@ def archive_urls(
     # Many pages: extraction workers from the first page, so the coordinator never grows by the
     # lxml trees of inline extractions; few: inline, no process start-up.
     many = len(jobs) >= PROCESS_EXTRACTION_AFTER
+    urls = Frontier.of(jobs)
     return fetch_urls(
         db,
-        jobs,
-        config=RevisitConfig(config, refresh=any(job.revisit for job in jobs)),
+        urls,
+        config=RevisitConfig(config, refresh=urls.revisit),
         warc_dir=warc_dir,
         policy=Policy(extraction_after=1 if many else None),
         executor=executor,

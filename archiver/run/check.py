@@ -4,7 +4,8 @@ The check runs on the archive's coordinator (``engine.fetch_urls``: URLs grouped
 chunk of a host in flight at a time on any ``concurrent.futures.Executor``, one transaction per
 chunk, so a killed run keeps what it saved) and the revisit worker that ``archive --refresh``
 uses too (``revisit.py``: the fetcher's politeness, robots and private-address guard, one set of
-rules for the verdict).
+rules for the verdict). The URLs stream from SQLite (``check_frontier``): the coordinator holds
+those of the hosts in flight, so its memory does not grow with the archive (issue 14).
 
 Where the texts live: ``sources.text`` stays the text the claim was archived from (what
 ``archive`` extracted; a check fills it only for a URL that was never archived). Each later
@@ -19,7 +20,7 @@ URL's check history (``linkrot.verdicts.link_status``); one failed check never m
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,11 +28,18 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archiver.run.engine import Policy, RunStats, fetch_urls, revisit_job
+from archiver.run.engine import Frontier, Policy, RunStats, fetch_urls, revisit_job
 from archiver.run.revisit import POOL_AFTER, RevisitConfig, UrlJob, UrlResult
-from archiver.store import checked_since, cited_urls, dead_links, status_counts
+from archiver.store import (
+    dead_links,
+    frontier_hosts,
+    frontier_urls,
+    open_frontier,
+    status_counts,
+)
 
 __all__ = [
+    "Frontier",
     "RevisitConfig",
     "RunStats",
     "UrlJob",
@@ -66,24 +74,34 @@ def check_frontier(
     article_ids: Iterable[int] | None = None,
     older_than: timedelta | None = None,
     now: datetime | None = None,
-) -> list[UrlJob]:
-    """The distinct cited URLs to check, in citation order, without their texts.
+) -> Frontier:
+    """The distinct cited URLs to check, host by host, read from the archive as the run goes.
+
+    The URLs are counted now and kept in a temporary table of ``db``'s connection
+    (``store.frontier``); a host's URLs and what the archive knows of each (``revisit_job``)
+    are read when the run starts the host. Hosts come in the order their first URL is cited,
+    a host's URLs in citation order.
 
     Args:
         article_ids: only URLs these articles cite; every article when None.
         older_than: only URLs not checked within this long before ``now``.
     """
-    urls = cited_urls(db, article_ids)
+    cutoff = None
     if older_than is not None:
-        cutoff = (now or datetime.now(UTC)) - older_than
-        recent = checked_since(db, cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        urls = [url for url in urls if url not in recent]
-    return [revisit_job(db, url) for url in urls]
+        moment = (now or datetime.now(UTC)) - older_than
+        cutoff = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    size = open_frontier(db, article_ids=article_ids, checked_before=cutoff)
+
+    def hosts() -> Iterator[tuple[str, Iterator[UrlJob]]]:
+        for host in frontier_hosts(db):
+            yield host, (revisit_job(db, url) for url in frontier_urls(db, host))
+
+    return Frontier(size, hosts, revisit=True)
 
 
 def check_urls(
     db: Database,
-    jobs: list[UrlJob],
+    frontier: Frontier,
     *,
     config: RevisitConfig,
     warc_dir: Path,
@@ -94,7 +112,8 @@ def check_urls(
     min_failures: int = 3,
     min_days: float = 3.0,
 ) -> RunStats:
-    """Check every job, host by host in parallel, saving each chunk as it finishes.
+    """Check every URL of the frontier, host by host in parallel, saving each chunk as it
+    finishes.
 
     Args:
         executor: where the hosts' chunks run; a thread pool of ``config.fetch.concurrency``
@@ -108,7 +127,7 @@ def check_urls(
     policy = Policy(CHUNK_SIZE, POOL_AFTER, clock, min_failures, min_days)
     return fetch_urls(
         db,
-        jobs,
+        frontier,
         config=config,
         warc_dir=warc_dir,
         policy=policy,

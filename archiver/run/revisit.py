@@ -40,6 +40,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from archiver.capture.extract import Extracted, sniff_kind
@@ -59,6 +60,7 @@ from archiver.linkrot.verdicts import (
     similarity,
 )
 from archiver.net.fetch import FetchConfig
+from archiver.net.politeness import DEFAULT_THROTTLE
 from archiver.net.result import CAPTURED, FetchResult
 from archiver.rows import (
     TEXT_NOT_EXTRACTED,
@@ -73,11 +75,13 @@ from archiver.run.workers import (
     INLINE,
     Extraction,
     final_response,
-    process_writer,
+    process_write,
     worker_fetch,
 )
 
 LOGGER = logging.getLogger(__name__)
+
+Written = TypeVar("Written")
 
 __all__ = ["RevisitConfig", "UrlJob", "UrlResult", "fetch_host", "probe_url", "revisit_host"]
 
@@ -128,6 +132,9 @@ class UrlResult(UrlRows):
     extraction: Future[tuple[Extracted, list[tuple[int, Evidence]]]] | None = field(
         default=None, repr=False, compare=False
     )
+    #: ``revisit_host``: seconds its process's throttle still kept the host when the chunk
+    #: ended, for the coordinator to pace the host's next chunk (``politeness.HostPace``).
+    host_wait: float = field(default=0.0, compare=False)
 
     def finish(self) -> UrlResult:
         """Wait for the extraction (if any) and keep its columns; picklable afterwards.
@@ -156,12 +163,12 @@ class _Worker:
     warc_dir: str
     extract: Extraction
 
-    def writer(self) -> WarcWriter:
-        return process_writer(self.warc_dir)
+    def write(self, records: Callable[[WarcWriter], Written]) -> Written:
+        return process_write(self.warc_dir, records)
 
     def capture(self, result: FetchResult) -> CaptureRow:
         """Write ``result``'s records; the ``captures`` row that points at its final response."""
-        final = final_response(self.writer().write_fetch(result))
+        final = final_response(self.write(lambda writer: writer.write_fetch(result)))
         return CaptureRow(
             **result.as_row(),
             warc_path=str(final.path) if final else None,
@@ -362,11 +369,14 @@ def _keep(job: UrlJob, result: FetchResult, row: CheckRow, worker: _Worker) -> U
     if not worker.config.refresh or result.status_code == 304:
         return done
     if job.last is not None and not _new_payload(job, result, worker):
-        worker.writer().write_revisit(
-            result,
-            refers_to=job.last.record_id or "",
-            refers_to_uri=job.last.final_url or job.url,
-            refers_to_date=job.last.captured_at or result.captured_at,
+        last = job.last
+        worker.write(
+            lambda writer: writer.write_revisit(
+                result,
+                refers_to=last.record_id or "",
+                refers_to_uri=last.final_url or job.url,
+                refers_to_date=last.captured_at or result.captured_at,
+            )
         )
         return done
     done.capture = worker.capture(result)
@@ -488,6 +498,25 @@ def fetch_host(
                 item.result.close()
 
 
-def revisit_host(jobs: list[UrlJob], config: RevisitConfig, warc_dir: str) -> list[UrlResult]:
-    """``fetch_host`` for any executor: inline extraction, every result finished (picklable)."""
-    return [result.finish() for result in fetch_host(jobs, config, warc_dir, INLINE)]
+def revisit_host(
+    jobs: list[UrlJob], config: RevisitConfig, warc_dir: str, wait: float = 0.0
+) -> list[UrlResult]:
+    """``fetch_host`` for any executor: inline extraction, every result finished (picklable).
+
+    The host's last chunk may have run in another process (a cluster's workers), whose throttle
+    this one does not share: the host is left alone for ``wait`` seconds first, and each result's
+    ``host_wait`` says how long this process's throttle keeps the host once the chunk is done.
+
+    Args:
+        jobs: URLs of a single host.
+        wait: seconds before the host may be contacted (``politeness.HostPace.left``).
+    """
+    if not jobs:
+        return []
+    host = urlsplit(jobs[0].url).hostname or ""
+    DEFAULT_THROTTLE.defer(host, wait)
+    results = [result.finish() for result in fetch_host(jobs, config, warc_dir, INLINE)]
+    left = DEFAULT_THROTTLE.wait_time(host)
+    for result in results:
+        result.host_wait = left
+    return results

@@ -2,7 +2,8 @@
 extraction pool. Shared by the archive pipeline and the link checker.
 
 Tasks run on any ``concurrent.futures.Executor``: a thread pool shares these per process; a
-process pool or a Dask worker builds its own on first use, and closes its WARC file at exit.
+process pool or a Dask worker builds its own on first use, and closes its WARC file at exit
+(a Dask worker also at the end of each run, which ``close_writers`` does there).
 """
 
 from __future__ import annotations
@@ -63,10 +64,27 @@ def process_writer(warc_dir: str) -> WarcWriter:
         writer = _writers.get(warc_dir)
         if writer is None or writer.closed:
             writer = _writers[warc_dir] = WarcWriter(Path(warc_dir))
-            # Worker processes (a process pool, a Dask worker) never call close_writers(); close
-            # the file when the process exits so its name stops ending in ".open".
+            # A process pool's workers never call close_writers() (a Dask worker does at the end
+            # of each run, run/cluster.py); close the file when the process exits so its name
+            # stops ending in ".open".
             multiprocessing.util.Finalize(writer, writer.close, exitpriority=10)
         return writer
+
+
+def process_write(warc_dir: str, write: Callable[[WarcWriter], Done]) -> Done:
+    """``write`` records with this process's WARC writer for ``warc_dir``.
+
+    On a cluster's long-lived workers, another run's end closes every writer of the worker
+    (``close_writers``), whenever it comes: a write that finds its writer closed so, before it
+    wrote anything, goes to a new one.
+    """
+    while True:
+        writer = process_writer(warc_dir)
+        try:
+            return write(writer)
+        except ValueError:  # what a closed writer raises; any other one goes up
+            if not writer.closed:
+                raise
 
 
 def robots_cache(config: FetchConfig) -> RobotsCache:

@@ -23,6 +23,7 @@ from archiver.store.exports import (
     export_citations,
     export_sources,
 )
+from archiver.store.frontier import frontier_hosts, frontier_urls, open_frontier, url_host
 from archiver.store.lock import write_lock
 from archiver.store.mementos import (
     MementoLookup,
@@ -48,7 +49,6 @@ from archiver.store.resolutions import (
 )
 from archiver.store.revisits import (
     capture_row,
-    checked_since,
     cited_urls,
     keep_archived_texts,
     last_capture,
@@ -74,7 +74,6 @@ __all__ = [
     "archive_folder",
     "article_status_counts",
     "capture_row",
-    "checked_since",
     "cited_urls",
     "find_article",
     "capture_text",
@@ -89,12 +88,15 @@ __all__ = [
     "export_citations",
     "export_sources",
     "for_capture",
+    "frontier_hosts",
+    "frontier_urls",
     "keep_archived_texts",
     "last_capture",
     "link_status_of",
     "memento_questions",
     "migrations",
     "open_db",
+    "open_frontier",
     "rotten_citations",
     "save_article",
     "save_resolutions",
@@ -105,6 +107,7 @@ __all__ = [
     "stored_article_ids",
     "stored_warc_path",
     "texts_of",
+    "url_host",
     "warc_file",
     "write_lock",
 ]
