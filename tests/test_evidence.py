@@ -181,8 +181,15 @@ def test_the_ascii_tokenizer_gives_the_general_one_s_terms(text: str) -> None:
     assert evidence.terms(text) == evidence._any_terms(text)
 
 
-def test_the_index_tokenises_ascii_sentences_in_place() -> None:
-    text = "Exports ROSE by 12 percent in 2023. The U.S. said so.\nNext: 2,300.50 units."
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Exports ROSE by 12 percent in 2023. The U.S. said so.\nNext: 2,300.50 units.",
+        "See example.com, or end.The U.S.-led talks (e.g., in 1,2,3 rounds) cost $3.5m... x,y",
+        "A.B.C. and a.b. met at 10.30, then 4K TVs, 2020s hits, ...,, and 'quoted' words!",
+    ],
+)
+def test_the_index_gives_each_ascii_sentence_the_general_tokenizer_s_terms(text: str) -> None:
     index = PassageIndex(text)
     assert index.terms == [evidence._any_terms(text[s:e]) for s, e in index.spans]
 
@@ -201,6 +208,9 @@ def test_the_fast_tokenizers_agree_on_every_corpus_page(corpus_pages: list[dict[
             if sentence.isascii():
                 assert evidence.terms(sentence) == evidence._any_terms(sentence), sentence
                 ascii_checked += 1
+        if text and text.isascii():  # the index's own split of a whole ASCII source
+            index = PassageIndex(text)
+            assert index.terms == [evidence._any_terms(index.text[s:e]) for s, e in index.spans]
     assert checked > 1000
     assert ascii_checked > 500
 

@@ -72,6 +72,9 @@ __all__ = [
 
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 OPEN_SUFFIX = ".open"
+#: A low level: the coordinator compresses every page it archives, and higher levels cost much
+#: more CPU for files barely smaller (bench/README.md, "Where the CPU goes").
+GZIP_LEVEL = 3
 _CHUNK = 1 << 16
 #: Heritrix-style 17-digit timestamp, then host, pid, per-writer random token and serial.
 _NAME_RE = re.compile(
@@ -184,12 +187,11 @@ class _GzipMemberPerRecord:
     """A file wrapper that gzips what is written, one gzip member per ``flush``.
 
     warcio writes each record and then flushes, so this gives the same record-at-a-time
-    compression as its own ``gzip=True``, but at zlib's default level 6 instead of warcio's
-    fixed 9, and with zlib-ng: the coordinator compresses every page it archives, and level 9
-    costs much more CPU for files barely smaller (bench/README.md, "Where the CPU goes").
+    compression as its own ``gzip=True``, but with zlib-ng at ``GZIP_LEVEL`` instead of
+    warcio's fixed 9: the coordinator compresses every page it archives.
     """
 
-    def __init__(self, out: IO[bytes], directory: Path, level: int = 6) -> None:
+    def __init__(self, out: IO[bytes], directory: Path, level: int = GZIP_LEVEL) -> None:
         self.out = out
         self.directory = directory
         self.level = level

