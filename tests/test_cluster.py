@@ -413,6 +413,7 @@ def test_losing_the_scheduler_ends_the_run_in_one_line_and_a_rerun_completes_it(
         ), stderr.decode()
         for worker in dask_cluster.workers:  # the rest of the cluster goes down too
             worker.kill()
+            worker.wait()  # dead, its lock on its .open file gone, before the rerun repairs it
         gate.open()
         rerun(run)
     assert_complete_without_duplicates(run)
