@@ -37,11 +37,9 @@ from archiver import (
     label_counts,
     load_article,
     open_archive,
-    write_report,
 )
 from archiver.errors import ArchiveBusy, ArticleError, NotAnArchive, StorageError
 from archiver.ingest.claims import Citation
-from archiver.publish import serve as publish
 from archiver.publish.export import (
     DEFAULT_REPLAY_PREFIX,
     FORMATS,
@@ -578,6 +576,8 @@ def serve(db_path: Path, port: int, metadata: Path | None, allow_sql: bool) -> N
     Example:
         archiver serve --port 8001
     """
+    from archiver.publish import serve as publish  # Datasette: most of a second to import
+
     if not db_path.exists():
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
     try:
@@ -737,6 +737,8 @@ def report_command(db_path: Path, output: Path) -> None:
         raise click.UsageError(f"{db_path}: no archive yet; run 'archiver archive SOURCE' first")
     if not output.parent.is_dir():
         raise click.BadParameter(f"{output.parent} is not a directory", param_hint="--output")
+    from archiver.publish.report import write_report
+
     path = write_report(_open(db_path), output)
     click.echo(f"Wrote {path}", err=True)
 

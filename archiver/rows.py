@@ -7,7 +7,7 @@ knows of a payload, and one URL's outcome, each a dataclass with ``as_dict()`` f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: the evidence stage imports nothing from here
@@ -17,8 +17,16 @@ if TYPE_CHECKING:  # annotations only: the evidence stage imports nothing from h
 TEXT_NOT_EXTRACTED = "text not extracted: "
 
 
+class _Columns:
+    """A row of flat values (str, int, float, None): its columns are its fields, copied
+    shallowly; ``dataclasses.asdict`` would deep-copy each value, for every row saved."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
 @dataclass
-class CaptureRow:
+class CaptureRow(_Columns):
     """A ``captures`` row: one fetch, the WARC record it was written to (if any)."""
 
     url: str
@@ -38,12 +46,9 @@ class CaptureRow:
     warc_offset: int | None = None
     warc_record_id: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class CheckRow:
+class CheckRow(_Columns):
     """A ``checks`` row: the state of a link now, judged against what was archived."""
 
     url: str
@@ -58,12 +63,9 @@ class CheckRow:
     payload_sha256: str | None = None
     capture_id: int | None = None  # the capture this check made, if the text had changed
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class SourceText:
+class SourceText(_Columns):
     """The ``sources`` columns an extraction fills: text and metadata of one body."""
 
     title: str | None = None
@@ -73,9 +75,6 @@ class SourceText:
     sitename: str | None = None
     language: str | None = None
     text: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -442,6 +442,7 @@ def run_archiver(urls: list[str], pool: list[str], args: argparse.Namespace) -> 
             str(args.concurrency),
             "--timeout",
             str(args.timeout),
+            *shlex.split(args.archiver_args),
         ]
         children, own = cpu_s(resource.RUSAGE_CHILDREN), cpu_s(resource.RUSAGE_SELF)
         start = time.monotonic()
@@ -596,6 +597,11 @@ def main() -> None:
         default="",
         help="prefix for the archiver command, e.g. 'py-spy record -o "
         "p.txt -f raw --subprocesses --' (its memory then counts too)",
+    )
+    add(
+        "--archiver-args",
+        default="",
+        help="more options for the archiver, e.g. '--workers 2' (a Dask LocalCluster)",
     )
     add(
         "--cpu-parts",

@@ -22,12 +22,11 @@ def stored_warc_path(folder: Path, path: str | Path) -> str:
     from anywhere; absolute otherwise. Compared as written, then with symlinks resolved
     (SQLite names the database by its resolved path)."""
     absolute = Path(os.path.abspath(path))
-    for base, target in (
-        (Path(os.path.abspath(folder)), absolute),
-        (folder.resolve(), absolute.resolve()),
-    ):
-        if target.is_relative_to(base):
-            return target.relative_to(base).as_posix()
+    if absolute.is_relative_to(base := Path(os.path.abspath(folder))):
+        return absolute.relative_to(base).as_posix()
+    # Only now the symlinks: resolving costs a system call per part of both paths, every row.
+    if (target := absolute.resolve()).is_relative_to(base := folder.resolve()):
+        return target.relative_to(base).as_posix()
     return str(absolute)
 
 
