@@ -21,8 +21,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from archiver.ingest.article import Article
@@ -101,8 +104,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db_path: Path, port: int, plain: bool) -> subprocess.Popen[bytes]:
-    """``archiver serve`` (or, with --plain, ``datasette serve`` as before issue 11)."""
+def start_server(
+    db_path: Path, port: int, plain: bool = False, code: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``archiver serve`` (or, with --plain, ``datasette serve`` as before issue 11).
+
+    ``code``: serve with the ``archiver`` package and ``metadata.json`` found there instead (a
+    ``git archive`` of an older commit), for a before/after comparison on one archive.
+    """
     if plain:
         command = [
             sys.executable,
@@ -126,8 +135,12 @@ def start_server(db_path: Path, port: int, plain: bool) -> subprocess.Popen[byte
             "--port",
             str(port),
         ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+    if code is not None:  # run from there: ``-m`` puts the current folder first on the path
+        command += ["--metadata", str(code / "metadata.json")]
+    server = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=code
+    )
+    deadline = time.monotonic() + 600  # a large archive's schema is brought up to date first
     while time.monotonic() < deadline and server.poll() is None:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/-/versions.json", timeout=1).close()
@@ -138,41 +151,53 @@ def start_server(db_path: Path, port: int, plain: bool) -> subprocess.Popen[byte
     raise RuntimeError("the server did not start")
 
 
-def run_clients(base: str, clients: int, requests: int, seed: int) -> dict[str, list[float]]:
-    """Each client alternates a table search and a canned search; times in seconds."""
-    timings: dict[str, list[float]] = {"_search": [], "search_claims": [], "errors": []}
+#: One request's time in seconds and HTTP status (0: no answer).
+Timing = tuple[float, int]
+
+
+def timed_gets(
+    clients: int, requests: int, target: Callable[[int, int], tuple[str, str]]
+) -> dict[str, list[Timing]]:
+    """``clients`` threads at once, each making ``requests`` GETs one after the other:
+    ``target(client, index)`` gives each one's kind and URL. Timings per kind."""
+    timings: dict[str, list[Timing]] = defaultdict(list)
     lock = threading.Lock()
 
     def client(number: int) -> None:
-        rng = random.Random(seed + number)
         for index in range(requests):
-            word = rng.choice(VOCABULARY)  # common and rare words alike
-            if index % 2:
-                kind, url = (
-                    "search_claims",
-                    f"{base}/search_claims?" + urllib.parse.urlencode({"q": word}),
-                )
-            else:
-                kind, url = (
-                    "_search",
-                    f"{base}/citations?" + urllib.parse.urlencode({"_search": word}),
-                )
+            kind, url = target(number, index)
             started = time.perf_counter()
             try:
                 with urllib.request.urlopen(url, timeout=60) as response:
                     response.read()
-                    ok = response.status == 200
+                    status = response.status
+            except urllib.error.HTTPError as error:
+                status = error.code
             except OSError:
-                ok = False
+                status = 0
             with lock:
-                timings[kind if ok else "errors"].append(time.perf_counter() - started)
+                timings[kind].append((time.perf_counter() - started, status))
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=600)
+        thread.join(timeout=1800)
     return timings
+
+
+def run_clients(base: str, clients: int, requests: int, seed: int) -> dict[str, list[Timing]]:
+    """Each client alternates a table search and a canned search, words drawn at random."""
+    draws = [random.Random(seed + number) for number in range(clients)]
+
+    def search(number: int, index: int) -> tuple[str, str]:
+        word = draws[number].choice(VOCABULARY)  # common and rare words alike
+        if index % 2:
+            query = urllib.parse.urlencode({"q": word})
+            return "search_claims", f"{base}/search_claims?{query}"
+        return "_search", f"{base}/citations?" + urllib.parse.urlencode({"_search": word})
+
+    return timed_gets(clients, requests, search)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -212,14 +237,16 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=10)
     print(f"{args.clients} clients x {args.requests} requests in {wall:.1f} s")
+    errors = 0
     for kind in ("_search", "search_claims"):
-        values = timings[kind]
+        values = [seconds for seconds, status in timings[kind] if status == 200]
+        errors += len(timings[kind]) - len(values)
         if values:
             print(
                 f"{kind:14} n={len(values):4} p50={statistics.median(values):.3f} s "
                 f"p95={percentile(values, 0.95):.3f} s max={max(values):.3f} s"
             )
-    print(f"errors: {len(timings['errors'])}")
+    print(f"errors: {errors}")
 
 
 if __name__ == "__main__":

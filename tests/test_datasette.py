@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from datasette.app import Datasette
+from sqlite_utils import Database
 
 from archiver.ingest.article import load_article
 from archiver.publish.serve import build_datasette
-from archiver.store import open_db, save_article
+from archiver.store import migrations, open_db, save_article
 
 REPO = Path(__file__).resolve().parents[1]
 METADATA: dict[str, Any] = json.loads((REPO / "metadata.json").read_text(encoding="utf-8"))
@@ -191,6 +192,8 @@ async def test_metadata_describes_every_table_and_column(
         "evidence",
         "resolutions",
         "mementos",
+        "nearest_captures",
+        "judged_evidence",
     ):
         assert tables[name]["description"]
         assert set(tables[name]["columns"]) == set(db[name].columns_dict), name
@@ -234,3 +237,20 @@ def test_no_description_promises_what_no_command_does() -> None:
     named = re.findall(r"'archiver ([a-z][a-z-]*)'", json.dumps(METADATA))
     assert set(named) - set(cli.commands) == set()
     assert "mementos" in named  # the command that fills the snapshots the queries show
+
+
+async def test_an_older_archive_is_brought_up_to_date_to_be_served(
+    db_path: Path, example_article: Path
+) -> None:
+    """An archive from before issue 14's tables: serving it upgrades it, and the canned queries
+    that read those tables answer."""
+    old = Database(db_path)
+    migrations.apply(old, stop_before="m011_stored_nearest_captures")
+    save_article(old, load_article(str(example_article)))
+    old.close()
+    ds = build_datasette(db_path, metadata=METADATA)
+    await ds.invoke_startup()
+    for query in ("unsupported_citations", "never_archived", "unresolved_citations"):
+        response = await ds.client.get(f"/citations/{query}.json?_shape=array")
+        assert response.status_code == 200, response.text
+    assert "judged_evidence" in Database(db_path).table_names()

@@ -3,7 +3,9 @@ hold when the server is shared (issue 11).
 
 ``build_datasette`` is what ``archiver serve`` runs and what the tests open, so both see the
 same metadata, settings and plugin. The plugin is this module: ``prepare_connection`` caps the
-size of any value a query can build, and ``startup`` makes Datasette's error pages plain.
+size of any value a query can build, ``startup`` makes Datasette's error pages plain, and
+``render_cell`` shows the HTML columns (datasette-render-html's job, done per table instead of
+per cell).
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from datasette.app import Datasette
 from datasette.plugins import pm
+from markupsafe import Markup
 from pluggy import HookimplMarker
+from sqlite_utils import Database
 
 from archiver.capture.extract import MAX_TEXT_CHARS
 from archiver.errors import NotAnArchive
 from archiver.ingest.article import MAX_ARTICLE_BYTES
+from archiver.store import migrations, open_db
 
 #: metadata.json describes the archive under this database name; it is given to whatever name
 #: Datasette gives the file (its stem), so ``--db other.db`` keeps queries and descriptions.
@@ -40,6 +46,14 @@ VALUE_LIMIT = max(3 * MAX_ARTICLE_BYTES, 4 * MAX_TEXT_CHARS)
 
 #: Datasette's hookimpl, typed (pluggy has annotations, datasette none).
 hookimpl = HookimplMarker("datasette")
+#: datasette-render-html: its entry point's name, and the metadata.json key of its settings
+#: (the columns to show as HTML, per table), which ``render_cell`` reads instead.
+RENDER_HTML_PLUGIN = "render_html"
+RENDER_HTML = "datasette-render-html"
+#: Per Datasette, the HTML columns of each (database, table).
+_html_columns: WeakKeyDictionary[Datasette, dict[tuple[str, str], frozenset[str]]] = (
+    WeakKeyDictionary()
+)
 
 #: Datasette settings for a server people share (``datasette --setting``).
 SETTINGS: dict[str, Any] = {
@@ -108,6 +122,8 @@ def build_datasette(
     register_plugin()
     if immutable is None:
         immutable = opens_immutable(db_path)
+    if not immutable:
+        upgrade(db_path)
     files = ([], [str(db_path)]) if immutable else ([str(db_path)], [])
     return Datasette(
         files[0],
@@ -117,11 +133,33 @@ def build_datasette(
     )
 
 
+def upgrade(db_path: Path) -> None:
+    """Bring an archive made by an older version up to date, as any other command does on
+    opening it: the canned queries read the tables and indexes its migrations add (issue 14).
+
+    A file no migration ever ran on (another SQLite database, or not one at all) is left as it
+    is: ``serve`` says so when it cannot be served.
+    """
+    db = Database(db_path)
+    try:
+        outdated = bool(migrations.applied(db) and migrations.pending(db))
+    except sqlite3.DatabaseError:
+        outdated = False
+    finally:
+        db.close()
+    if outdated:
+        open_db(db_path).close()
+
+
 def register_plugin() -> None:
-    """Make this module's hooks part of every Datasette in the process (once)."""
+    """Make this module's hooks part of every Datasette in the process (once), in place of
+    datasette-render-html's (see ``render_cell``)."""
     module = sys.modules[__name__]
     if not pm.is_registered(module):
         pm.register(module, name="archiver.publish.serve")
+    render_html = pm.get_plugin(RENDER_HTML_PLUGIN)
+    if render_html is not None:
+        pm.unregister(render_html)
 
 
 def serve(ds: Datasette, *, host: str, port: int) -> None:
@@ -166,3 +204,24 @@ def startup(datasette: Datasette) -> None:
     from datasette import handle_exception as default_error_page
 
     default_error_page.rich = None
+
+
+@hookimpl
+def render_cell(
+    value: Any, column: str, table: str | None, database: str, datasette: Datasette
+) -> Markup | None:
+    """A column metadata.json lists under datasette-render-html, as HTML; None for the others.
+
+    What that plugin does, but it looked its settings up in the whole metadata for every cell
+    of every page: a third of a 100-row table page's time (bench/README.md, issue 14). Here
+    they are read once per table.
+    """
+    if table is None:  # a canned or arbitrary query: its database's settings
+        table = ""
+    known = _html_columns.setdefault(datasette, {})
+    if (database, table) not in known:
+        config = datasette.plugin_config(RENDER_HTML, database=database, table=table or None)
+        known[(database, table)] = frozenset((config or {}).get("columns") or ())
+    if column in known[(database, table)]:
+        return Markup(value or "")
+    return None

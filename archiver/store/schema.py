@@ -520,3 +520,308 @@ def m010_memento_lookups(db: Database) -> None:
     db.execute("drop table mementos")
     db.execute("alter table mementos_new rename to mementos")
     db.create_view("citations_view", CITATIONS_VIEW, replace=True)
+
+
+# -- issue 14: what the views computed per row, stored ---------------------------------------------
+
+#: The good local capture nearest the article's date of the citation ``citations`` (joined to
+#: its ``articles`` row), as m010's ``citations_view`` chose it.
+NEAREST_CAPTURE = f"""coalesce(
+    (
+        select taken.id from captures as taken
+        where taken.url = citations.url and taken.outcome in ('ok', 'redirected')
+          and substr(taken.captured_at, 1, 10) <= {ARTICLE_DATE}
+        order by taken.captured_at desc, taken.id desc limit 1
+    ),
+    (
+        select taken.id from captures as taken
+        where taken.url = citations.url and taken.outcome in ('ok', 'redirected')
+        order by taken.captured_at, taken.id limit 1
+    )
+)"""
+
+#: The date evidence is judged at: the article's publication date at its own precision, else
+#: when it was ingested (m008's ``evidence_view``).
+EVIDENCE_DATE = "coalesce(articles.published, substr(articles.ingested_at, 1, 19))"
+
+#: The capture of the citation's evidence nearest the article's date, as m008's
+#: ``evidence_view`` chose it: null when its only evidence has no capture.
+JUDGED_CAPTURE = f"""coalesce(
+    (
+        select cited.capture_id from evidence as cited
+        join captures as taken on taken.id = cited.capture_id
+        where cited.citation_id = citations.id
+          and substr(taken.captured_at, 1, length({EVIDENCE_DATE})) <= {EVIDENCE_DATE}
+        order by taken.captured_at desc, taken.id desc limit 1
+    ),
+    (
+        select cited.capture_id from evidence as cited
+        join captures as taken on taken.id = cited.capture_id
+        where cited.citation_id = citations.id
+        order by taken.captured_at, taken.id limit 1
+    )
+)"""
+
+
+def judged_labels(where: str) -> list[str]:
+    """SQL that copies the labels and score of the ``judged_evidence`` rows ``where`` selects
+    from their evidence: one lookup when the judged evidence is the newest."""
+    row = "evidence.citation_id = judged_evidence.citation_id and evidence.capture_id is"
+    return [
+        f"""
+        update judged_evidence set (label, score, latest_label) = (
+          select label, score, label from evidence where {row} judged_evidence.capture_id
+        ) where ({where}) and capture_id is latest_capture_id
+        """,
+        f"""
+        update judged_evidence set
+          (label, score) = (
+            select label, score from evidence where {row} judged_evidence.capture_id
+          ),
+          latest_label = (
+            select label from evidence where {row} judged_evidence.latest_capture_id
+          )
+        where ({where}) and capture_id is not latest_capture_id
+        """,
+    ]
+
+
+def refresh_nearest(captures: str | None, judged: str | None) -> str:
+    """SQL statements, for a trigger body, that recompute the ``nearest_captures`` rows of the
+    citations ``captures`` selects and the ``judged_evidence`` rows of those ``judged`` selects
+    (conditions on ``citations``; None: none)."""
+    statements = []
+    # Deleted, then inserted: in a trigger, "insert or replace" takes the conflict policy of
+    # the statement that fired it (sqlite-utils' upsert: abort).
+    if captures is not None:
+        statements += [
+            "delete from nearest_captures where citation_id in "
+            f"(select citations.id from citations where {captures})",
+            f"""insert into nearest_captures (citation_id, capture_id)
+            select citations.id, {NEAREST_CAPTURE}
+            from citations join articles on articles.id = citations.article_id
+            where {captures} and citations.url is not null""",
+        ]
+    if judged is not None:
+        chosen = f"(select citations.id from citations where {judged})"
+        statements += [
+            f"delete from judged_evidence where citation_id in {chosen}",
+            f"""insert into judged_evidence (citation_id, capture_id, latest_capture_id)
+            select citations.id, {JUDGED_CAPTURE}, (
+              select max(newest.capture_id) from evidence as newest
+              where newest.citation_id = citations.id
+            )
+            from citations join articles on articles.id = citations.article_id
+            where {judged}
+              and exists (select 1 from evidence where evidence.citation_id = citations.id)""",
+            *judged_labels(f"citation_id in {chosen}"),
+        ]
+    return "".join(f"{statement};" for statement in statements)
+
+
+#: ``refresh_nearest`` for every citation at once, faster: most URLs have one good capture,
+#: most citations one evidence row, and then that is the nearest, with no date to compare.
+BACKFILL_NEAREST = [
+    f"""
+    insert into nearest_captures (citation_id, capture_id)
+    select citations.id,
+        case when good.n = 1 then good.id when good.n > 1 then {NEAREST_CAPTURE} end
+    from citations join articles on articles.id = citations.article_id
+    left join (
+        select url, count(*) as n, min(id) as id from captures
+        where outcome in ('ok', 'redirected') group by url
+    ) as good on good.url = citations.url
+    where citations.url is not null
+    """,
+    f"""
+    insert into judged_evidence (citation_id, capture_id, latest_capture_id)
+    select citations.id, case when cited.n = 1
+        then (select captures.id from captures where captures.id = cited.latest)
+        else {JUDGED_CAPTURE} end, cited.latest
+    from (
+        select citation_id, count(*) as n, max(capture_id) as latest
+        from evidence group by citation_id
+    ) as cited
+    join citations on citations.id = cited.citation_id
+    join articles on articles.id = citations.article_id
+    """,
+    *judged_labels("1"),
+]
+
+
+def _lookup(column: str, table: str, where: str) -> str:
+    """One value of the row ``where`` finds: a view column that costs nothing to count."""
+    return f"(select {column} from {table} where {where})"
+
+
+_ARTICLE = "articles.id = citations.article_id"
+_SOURCE = "sources.url = citations.url"
+_NEAREST = _lookup("capture_id", "nearest_captures", "nearest_captures.citation_id = citations.id")
+_SNAPSHOT = (
+    f"mementos.url = citations.url and mementos.article_date = "
+    f"{_lookup(ARTICLE_DATE, 'articles', _ARTICLE)}"
+)
+
+#: m010's ``citations_view``, column for column, as one table and lookups: Datasette counts
+#: the view on every page (``select count(*) from citations_view``), which SQLite answers from
+#: an index when the view has no join and no order; with them it computed every row
+#: (bench/README.md). Its rows come in citation order.
+CITATIONS_VIEW_14 = f"""
+select
+    citations.id,
+    {_lookup("title", "articles", _ARTICLE)} as article,
+    citations.article_id,
+    citations.position,
+    citations.anchor_text,
+    citations.claim,
+    citations.href,
+    citations.url,
+    citations.href_status,
+    {_lookup("title", "sources", _SOURCE)} as source_title,
+    {_lookup("latest_outcome", "sources", _SOURCE)} as latest_outcome,
+    {_lookup("link_status", "sources", _SOURCE)} as link_status,
+    {_lookup("published", "articles", _ARTICLE)} as article_published,
+    {_lookup(ARTICLE_DATE, "articles", _ARTICLE)} as article_date,
+    {_NEAREST} as capture_id,
+    {_lookup("captured_at", "captures", f"captures.id = {_NEAREST}")} as captured_at,
+    {_lookup("status", "mementos", _SNAPSHOT)} as memento_status,
+    {_lookup("memento_url", "mementos", _SNAPSHOT)} as memento_url,
+    {_lookup("memento_datetime", "mementos", _SNAPSHOT)} as memento_datetime,
+    {_lookup("distance_days", "mementos", _SNAPSHOT)} as memento_distance_days
+from citations
+"""
+
+_CITED = "citations.id = judged.citation_id"
+_JUDGED = "evidence.citation_id = judged.citation_id and evidence.capture_id is judged.capture_id"
+
+#: m008's ``evidence_view``, column for column, the same way: one row per citation with
+#: evidence, in citation order; its labels and score are ``judged_evidence``'s own columns, so
+#: a filter or a facet on them reads an index.
+EVIDENCE_VIEW_14 = f"""
+select
+    judged.citation_id,
+    {_lookup("articles.title", "citations join articles on " + _ARTICLE, _CITED)} as article,
+    {_lookup("position", "citations", _CITED)} as position,
+    {_lookup("anchor_text", "citations", _CITED)} as anchor_text,
+    {_lookup("claim_html", "evidence", _JUDGED)} as claim,
+    judged.label,
+    judged.score,
+    {_lookup("missing", "evidence", _JUDGED)} as missing,
+    {_lookup("passage_html", "evidence", _JUDGED)} as passage,
+    {_lookup("url", "citations", _CITED)} as url,
+    judged.capture_id,
+    {_lookup("captured_at", "captures", "captures.id = judged.capture_id")} as captured_at,
+    judged.latest_label,
+    judged.latest_capture_id,
+    {_lookup("method", "evidence", _JUDGED)} as method
+from judged_evidence as judged
+"""
+
+
+#: What changes the stored rows, and of which citations: (trigger, event, citations whose
+#: nearest capture may change, citations whose judged evidence may change). A capture's
+#: evidence is that of its URL's citations (``save_evidence`` drops the rest).
+_OF_CAPTURE = "exists (select 1 from evidence where evidence.citation_id = citations.id and "
+NEAREST_TRIGGERS: list[tuple[str, str, str | None, str | None]] = [
+    ("citations_nearest_insert", "after insert on citations", "citations.id = new.id", None),
+    (
+        "citations_nearest_update",
+        "after update of url, article_id on citations "
+        "when new.url is not old.url or new.article_id is not old.article_id",
+        "citations.id = new.id",
+        "citations.id = new.id and new.article_id is not old.article_id",
+    ),
+    (
+        "articles_nearest_update",
+        "after update of published, ingested_at on articles when "
+        f"{EVIDENCE_DATE.replace('articles.', 'new.')} "
+        f"is not {EVIDENCE_DATE.replace('articles.', 'old.')}",
+        "citations.article_id = new.id",
+        "citations.article_id = new.id",
+    ),
+    (
+        "captures_nearest_insert",
+        "after insert on captures",
+        "citations.url = new.url",
+        f"citations.url = new.url and {_OF_CAPTURE} evidence.capture_id = new.id)",
+    ),
+    (
+        "captures_nearest_update",
+        "after update of url, outcome, captured_at on captures",
+        "citations.url in (old.url, new.url)",
+        f"citations.url in (old.url, new.url) and {_OF_CAPTURE} evidence.capture_id = old.id)",
+    ),
+    (
+        "captures_nearest_delete",
+        "after delete on captures",
+        "citations.url = old.url",
+        f"citations.url = old.url and {_OF_CAPTURE} evidence.capture_id = old.id)",
+    ),
+    ("evidence_nearest_insert", "after insert on evidence", None, "citations.id = new.citation_id"),
+    (
+        "evidence_nearest_update",
+        "after update on evidence",
+        None,
+        "citations.id in (old.citation_id, new.citation_id)",
+    ),
+    ("evidence_nearest_delete", "after delete on evidence", None, "citations.id = old.citation_id"),
+]
+
+
+@migrations()
+def m011_stored_nearest_captures(db: Database) -> None:
+    """What ``citations_view`` and ``evidence_view`` computed for every row, stored (issue 14),
+    so both views are one table and lookups, which Datasette counts and pages through at a
+    million citations: each cited URL's good local capture nearest the article's date
+    (``nearest_captures``: empty when there is none, "never archived"), and the capture of its
+    evidence nearest that date and its newest evidence (``judged_evidence``). Triggers keep
+    them right whatever writes (``NEAREST_TRIGGERS``); they are filled here in four statements.
+    """
+    db.table("nearest_captures").create({"citation_id": int, "capture_id": int}, pk="citation_id")
+    db.table("judged_evidence").create(
+        {"citation_id": int, "capture_id": int, "latest_capture_id": int}
+        | {"label": str, "score": float, "latest_label": str},
+        pk="citation_id",
+    )
+    for statement in BACKFILL_NEAREST:
+        db.execute(statement)
+    for name, event, captures, judged in NEAREST_TRIGGERS:
+        db.execute(f"create trigger {name} {event} begin {refresh_nearest(captures, judged)} end")
+    db.execute(
+        """
+        create trigger citations_nearest_delete after delete on citations begin
+          delete from nearest_captures where citation_id = old.id;
+          delete from judged_evidence where citation_id = old.id;
+        end
+        """
+    )
+    # unsupported_citations walks the first; a facet or filter on either label reads them.
+    db.table("judged_evidence").create_index(["label", "score"], index_name="judged_evidence_label")
+    db.table("judged_evidence").create_index(["latest_label"])
+    db.create_view("citations_view", CITATIONS_VIEW_14, replace=True)
+    db.create_view("evidence_view", EVIDENCE_VIEW_14, replace=True)
+
+
+@migrations()
+def m012_page_indexes(db: Database) -> None:
+    """Indexes the pages read instead of every row, so that a page costs what it shows, not
+    the archive (issue 14). The canned queries walk them in the order they list rows: dead,
+    blocked and drifted sources by status, citations never archived, unresolved ones by article
+    and position (each of these two holds only them). And each facet and sort metadata.json
+    gives a table that grows with the cited URLs reads one instead of the table."""
+    db.table("sources").create_index(["link_status", "url"], index_name="sources_link_status")
+    db.execute(
+        "create index nearest_captures_missing on nearest_captures (citation_id) "
+        "where capture_id is null"
+    )
+    db.execute(
+        "create index citations_unresolved on citations (article_id, position) where url is null"
+    )
+    for table, columns in (
+        ("sources", ["latest_outcome", "language", "sitename"]),
+        ("captures", ["captured_at", "outcome", "content_type", "status_code"]),
+        ("checks", ["checked_at", "outcome", "drift"]),
+        ("mementos", ["looked_up_at", "status", "source"]),
+    ):
+        for column in columns:
+            db.table(table).create_index([column])
