@@ -34,6 +34,7 @@ from test_crash import (
     assert_only_interrupted,
     captures_so_far,
     default_ctrl_c,
+    live_processes,
     wait_for,
 )
 from test_pipeline import ARTICLE_PAGE, run_archive
@@ -366,19 +367,6 @@ def test_ctrl_c_cancels_the_run_s_tasks_and_leaves_the_cluster_running(
     assert_complete_without_duplicates(run)
 
 
-def in_group(group: int) -> list[int]:
-    """Live processes of a process group (Linux /proc; zombies are gone)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
-
-
 def test_ctrl_c_stops_the_local_cluster_with_the_run(tmp_path: Path) -> None:
     """A terminal's Ctrl-C reaches the whole process group: the workers started for the run
     neither die of it with tracebacks nor outlive the run, which ends as a local one does."""
@@ -390,7 +378,7 @@ def test_ctrl_c_stops_the_local_cluster_with_the_run(tmp_path: Path) -> None:
         _, stderr = run.process.communicate(timeout=FAILSAFE)
         assert run.process.returncode == 130
         assert_only_interrupted(stderr.decode())
-        wait_for(lambda: not in_group(run.process.pid), "the workers to end")
+        wait_for(lambda: not live_processes(group=run.process.pid), "the workers to end")
 
 
 def test_losing_the_scheduler_ends_the_run_in_one_line_and_a_rerun_completes_it(

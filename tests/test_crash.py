@@ -100,15 +100,16 @@ def captures_so_far(db_path: Path) -> int:
         return 0
 
 
-def children(pid: int) -> list[int]:
-    """Pids whose parent is ``pid`` (Linux /proc)."""
+def live_processes(*, parent: int | None = None, group: int | None = None) -> list[int]:
+    """Pids of live processes (zombies are gone) with this parent or process group (Linux /proc)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        state, ppid, pgrp = fields[0], int(fields[1]), int(fields[2])
+        if state != "Z" and parent in (None, ppid) and group in (None, pgrp):
             found.append(int(stat.parent.name))
     return found
 
@@ -116,7 +117,7 @@ def children(pid: int) -> list[int]:
 def extraction_workers(pid: int) -> list[int]:
     """The archiver's spawned extraction workers (its multiprocessing resource tracker aside)."""
     found = []
-    for child in children(pid):
+    for child in live_processes(parent=pid):
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
