@@ -156,6 +156,9 @@ WRITES = {
         db, article("a", "2025-03-01", [BANK, PORT, None, PORT])
     ),
     "citations dropped": lambda db: save_article(db, article("a", "2025-03-01", [BANK])),
+    "a new article citing a page already captured": lambda db: save_article(
+        db, article("c", "2025-07-01", [PORT])
+    ),
     "evidence without a capture": evidence_without_a_capture,
     "a label corrected by hand": lambda db: db.execute(
         "update evidence set label = 'supported' where capture_id = 3"

@@ -588,33 +588,32 @@ def judged_labels(where: str) -> list[str]:
 
 def refresh_nearest(captures: str | None, judged: str | None) -> str:
     """SQL statements, for a trigger body, that recompute the ``nearest_captures`` rows of the
-    citations ``captures`` selects and the ``judged_evidence`` rows of those ``judged`` selects
-    (conditions on ``citations``; None: none)."""
+    citations ``captures`` lists and the ``judged_evidence`` rows of those ``judged`` lists
+    (what goes in ``citations.id in (...)``: ids, or a select of them; None: none). One id is
+    an equality to SQLite, where a select is a list it builds."""
     statements = []
     # Deleted, then inserted: in a trigger, "insert or replace" takes the conflict policy of
     # the statement that fired it (sqlite-utils' upsert: abort).
     if captures is not None:
         statements += [
-            "delete from nearest_captures where citation_id in "
-            f"(select citations.id from citations where {captures})",
+            f"delete from nearest_captures where citation_id in ({captures})",
             f"""insert into nearest_captures (citation_id, capture_id)
             select citations.id, {NEAREST_CAPTURE}
             from citations join articles on articles.id = citations.article_id
-            where {captures} and citations.url is not null""",
+            where citations.id in ({captures}) and citations.url is not null""",
         ]
     if judged is not None:
-        chosen = f"(select citations.id from citations where {judged})"
         statements += [
-            f"delete from judged_evidence where citation_id in {chosen}",
+            f"delete from judged_evidence where citation_id in ({judged})",
             f"""insert into judged_evidence (citation_id, capture_id, latest_capture_id)
             select citations.id, {JUDGED_CAPTURE}, (
               select max(newest.capture_id) from evidence as newest
               where newest.citation_id = citations.id
             )
             from citations join articles on articles.id = citations.article_id
-            where {judged}
+            where citations.id in ({judged})
               and exists (select 1 from evidence where evidence.citation_id = citations.id)""",
-            *judged_labels(f"citation_id in {chosen}"),
+            *judged_labels(f"citation_id in ({judged})"),
         ]
     return "".join(f"{statement};" for statement in statements)
 
@@ -721,50 +720,51 @@ from judged_evidence as judged
 #: What changes the stored rows, and of which citations: (trigger, event, citations whose
 #: nearest capture may change, citations whose judged evidence may change). A capture's
 #: evidence is that of its URL's citations (``save_evidence`` drops the rest).
+_OF_URL = "select citations.id from citations where citations.url"
 _OF_CAPTURE = "exists (select 1 from evidence where evidence.citation_id = citations.id and "
 NEAREST_TRIGGERS: list[tuple[str, str, str | None, str | None]] = [
-    ("citations_nearest_insert", "after insert on citations", "citations.id = new.id", None),
+    ("citations_nearest_insert", "after insert on citations", "new.id", None),
     (
         "citations_nearest_update",
         "after update of url, article_id on citations "
         "when new.url is not old.url or new.article_id is not old.article_id",
-        "citations.id = new.id",
-        "citations.id = new.id and new.article_id is not old.article_id",
+        "new.id",
+        "select new.id where new.article_id is not old.article_id",
     ),
     (
         "articles_nearest_update",
         "after update of published, ingested_at on articles when "
         f"{EVIDENCE_DATE.replace('articles.', 'new.')} "
         f"is not {EVIDENCE_DATE.replace('articles.', 'old.')}",
-        "citations.article_id = new.id",
-        "citations.article_id = new.id",
+        "select citations.id from citations where citations.article_id = new.id",
+        "select citations.id from citations where citations.article_id = new.id",
     ),
     (
         "captures_nearest_insert",
         "after insert on captures",
-        "citations.url = new.url",
-        f"citations.url = new.url and {_OF_CAPTURE} evidence.capture_id = new.id)",
+        f"{_OF_URL} = new.url",
+        f"{_OF_URL} = new.url and {_OF_CAPTURE} evidence.capture_id = new.id)",
     ),
     (
         "captures_nearest_update",
         "after update of url, outcome, captured_at on captures",
-        "citations.url in (old.url, new.url)",
-        f"citations.url in (old.url, new.url) and {_OF_CAPTURE} evidence.capture_id = old.id)",
+        f"{_OF_URL} in (old.url, new.url)",
+        f"{_OF_URL} in (old.url, new.url) and {_OF_CAPTURE} evidence.capture_id = old.id)",
     ),
     (
         "captures_nearest_delete",
         "after delete on captures",
-        "citations.url = old.url",
-        f"citations.url = old.url and {_OF_CAPTURE} evidence.capture_id = old.id)",
+        f"{_OF_URL} = old.url",
+        f"{_OF_URL} = old.url and {_OF_CAPTURE} evidence.capture_id = old.id)",
     ),
-    ("evidence_nearest_insert", "after insert on evidence", None, "citations.id = new.citation_id"),
+    ("evidence_nearest_insert", "after insert on evidence", None, "new.citation_id"),
     (
         "evidence_nearest_update",
         "after update on evidence",
         None,
-        "citations.id in (old.citation_id, new.citation_id)",
+        "old.citation_id, new.citation_id",
     ),
-    ("evidence_nearest_delete", "after delete on evidence", None, "citations.id = old.citation_id"),
+    ("evidence_nearest_delete", "after delete on evidence", None, "old.citation_id"),
 ]
 
 
