@@ -295,12 +295,12 @@ td.url{word-break:break-all;max-width:22rem}td.num{text-align:right}.empty{color
 _DATASETTE = "in Datasette (<code>archiver serve</code>)"
 _MORE_ARTICLES = (
     "The {shown:,} articles with the most dead or suspect links, of {total:,} that cite links. "
-    f"Every article's counts: the <code>link_health</code> query {_DATASETTE}."
+    "Every article's citations and their link status: <code>citations_view</code> filtered by "
+    f"<code>article</code>, {_DATASETTE}."
 )
 _MORE_ROTTEN = (
-    "The first {shown:,} of {total:,} citations of dead or suspect links. All of them: the "
-    "<code>dead_links</code> query, and <code>citations_view</code> filtered by "
-    f"<code>link_status</code>, {_DATASETTE}."
+    "The first {shown:,} of {total:,} citations of dead or suspect links. All of them: "
+    f"<code>citations_view</code> filtered by <code>link_status</code>, {_DATASETTE}."
 )
 _MORE_DRIFTED = (
     "The {shown:,} least similar of {total:,} drifted sources. All of them: the "
